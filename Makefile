@@ -1,0 +1,46 @@
+# Two commands: `make run` serves the site, `make test` runs every test.
+# Both set up what they need (virtualenv, requirements, Cassandra, Chromium)
+# and can be run again safely.
+
+PYTHON3 ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export PYTHON := $(abspath $(PY))
+
+.PHONY: run test install install-test cassandra chromium lint bench loadtest clean
+
+run: install cassandra
+	scripts/start-web
+
+test: install-test cassandra chromium
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON3) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-test: requirements-test.txt $(VENV)/.installed
+	$(PY) -m pip install -q -r requirements-test.txt
+	touch $@
+
+cassandra:
+	scripts/cassandra start
+
+chromium:
+	scripts/install-chromium
+
+lint: install-test
+	$(PY) -m ruff check .
+
+bench: install
+	$(PY) scripts/bench_predictor.py
+
+clean:
+	rm -rf staticfiles test-artifacts .pytest_cache

@@ -1,0 +1,180 @@
+"""Settings for the digit recognition site, read from environment variables.
+
+Every variable is listed, with its default, in README.md ("Configuration").
+Defaults are safe for a developer's machine; production sets the rest
+(see production.env.example).
+"""
+
+from pathlib import Path
+
+from cassandra import ConsistencyLevel
+from django.core.exceptions import ImproperlyConfigured
+
+from mnistsite.env import env_bool, env_float, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# A development key: `manage.py check --deploy` flags it (it starts with
+# "django-insecure-"), so production must set DJANGO_SECRET_KEY.
+SECRET_KEY = env_str(
+    "DJANGO_SECRET_KEY", "django-insecure-development-key-do-not-use-in-production"
+)
+DEBUG = env_bool("DJANGO_DEBUG", False)
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost")
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
+
+INSTALLED_APPS = [
+    # Our app first so that its sync_cassandra command (which also creates the
+    # secondary tables) takes precedence over django_cassandra_engine's.
+    "recognizer",
+    "django_cassandra_engine",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "mnistsite.urls"
+WSGI_APPLICATION = "mnistsite.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Storage -----------------------------------------------------------------
+# Django's own tables (auth, sessions, admin log) live in a small relational
+# database; prediction records live in Cassandra, the second database.
+VAR_DIR = Path(env_str("MNIST_VAR_DIR", str(BASE_DIR / "var")))
+
+CASSANDRA_HOSTS = env_list("CASSANDRA_HOSTS", "127.0.0.1")
+CASSANDRA_PORT = env_int("CASSANDRA_PORT", 9042, minimum=1)
+CASSANDRA_KEYSPACE = env_str("CASSANDRA_KEYSPACE", "mnist")
+CASSANDRA_REPLICATION_FACTOR = env_int("CASSANDRA_REPLICATION_FACTOR", 1, minimum=1)
+CASSANDRA_CONSISTENCY = env_str("CASSANDRA_CONSISTENCY", "LOCAL_QUORUM").upper()
+CASSANDRA_CONNECT_TIMEOUT = env_float("CASSANDRA_CONNECT_TIMEOUT", 5.0, minimum=0.1)
+CASSANDRA_REQUEST_TIMEOUT = env_float("CASSANDRA_REQUEST_TIMEOUT", 5.0, minimum=0.1)
+
+if CASSANDRA_CONSISTENCY not in ConsistencyLevel.name_to_value:
+    raise ImproperlyConfigured(
+        f"CASSANDRA_CONSISTENCY must be one of "
+        f"{', '.join(sorted(ConsistencyLevel.name_to_value))}, not {CASSANDRA_CONSISTENCY!r}"
+    )
+if not CASSANDRA_HOSTS:
+    raise ImproperlyConfigured("CASSANDRA_HOSTS must name at least one Cassandra host")
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": env_str("DJANGO_SQLITE_PATH", str(VAR_DIR / "django.sqlite3")),
+    },
+    "cassandra": {
+        "ENGINE": "django_cassandra_engine",
+        "NAME": CASSANDRA_KEYSPACE,
+        "HOST": ",".join(CASSANDRA_HOSTS),
+        "USER": env_str("CASSANDRA_USER"),
+        "PASSWORD": env_str("CASSANDRA_PASSWORD"),
+        "TEST": {"NAME": env_str("CASSANDRA_TEST_KEYSPACE", f"test_{CASSANDRA_KEYSPACE}")},
+        "OPTIONS": {
+            "replication": {
+                "strategy_class": "SimpleStrategy",
+                "replication_factor": CASSANDRA_REPLICATION_FACTOR,
+            },
+            "connection": {
+                "port": CASSANDRA_PORT,
+                "connect_timeout": CASSANDRA_CONNECT_TIMEOUT,
+                "control_connection_timeout": CASSANDRA_CONNECT_TIMEOUT,
+                "consistency": ConsistencyLevel.name_to_value[CASSANDRA_CONSISTENCY],
+                "protocol_version": 5,
+                # Connect on first use, so that the site and manage.py commands
+                # that do not need Cassandra start even when it is down.
+                "lazy_connect": True,
+                "retry_connect": True,
+            },
+            "session": {"default_timeout": CASSANDRA_REQUEST_TIMEOUT},
+        },
+    },
+}
+DATABASE_ROUTERS = ["recognizer.routers.CassandraRouter"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- The model -----------------------------------------------------------------
+MODEL_PATH = Path(env_str("MNIST_MODEL_PATH", str(BASE_DIR / "ml_models" / "mnist_cnn.keras")))
+MNIST_DATA_DIR = Path(env_str("MNIST_DATA", str(BASE_DIR.parent / "shared" / "datasets" / "mnist")))
+
+# --- Limits on what users send -------------------------------------------------
+MAX_UPLOAD_BYTES = env_int("MNIST_MAX_UPLOAD_BYTES", 2 * 1024 * 1024, minimum=1024)
+MAX_IMAGE_PIXELS = env_int("MNIST_MAX_IMAGE_PIXELS", 16_000_000, minimum=784)
+# Request bodies a little above the image limit, for base64 and multipart overhead.
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES * 2
+FILE_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES * 2
+
+# --- Static files (whitenoise) ---------------------------------------------------
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env_str("DJANGO_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+# --- Internationalisation ----------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Security ------------------------------------------------------------------------
+# HTTPS-only settings are switched on together by DJANGO_HTTPS=true (behind a
+# TLS-terminating proxy that sets X-Forwarded-Proto).
+HTTPS = env_bool("DJANGO_HTTPS", False)
+SECURE_SSL_REDIRECT = HTTPS
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31536000 if HTTPS else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", False)
+if HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
+    "loggers": {
+        # The driver logs every failed reconnection attempt at WARNING.
+        "cassandra": {"level": "ERROR"},
+    },
+}

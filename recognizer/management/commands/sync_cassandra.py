@@ -1,0 +1,53 @@
+"""Create the keyspace, tables and indexes for prediction records.
+
+django-cassandra-engine's own command creates the keyspace and one table per
+model. This one runs it, then adds the Storage-Attached Indexes (Cassandra 5)
+that let the history page filter a partition by digit or source without
+reading all of it. Every statement is idempotent, so running it again is safe.
+"""
+
+from cassandra import DriverException
+from cassandra.cluster import NoHostAvailable
+from django.conf import settings
+from django.core.management.base import CommandError
+from django.db import connections
+from django_cassandra_engine.management.commands import sync_cassandra
+
+from recognizer.routers import CASSANDRA_ALIAS
+
+INDEXED_COLUMNS = ("digit", "source")
+
+
+class Command(sync_cassandra.Command):
+    help = (
+        "Create the Cassandra keyspace (CASSANDRA_KEYSPACE, with "
+        "CASSANDRA_REPLICATION_FACTOR), the predict_record and predict_bucket "
+        "tables, and the SAI indexes on predict_record(digit) and "
+        "predict_record(source). Safe to run again."
+    )
+
+    def handle(self, **options):
+        try:
+            return super().handle(**options)
+        except (NoHostAvailable, DriverException, OSError) as exc:
+            hosts = ", ".join(settings.CASSANDRA_HOSTS)
+            raise CommandError(
+                f"Cannot reach Cassandra at {hosts} (port {settings.CASSANDRA_PORT}): {exc}. "
+                "Is it running? Start it with `scripts/cassandra start`, or set "
+                "CASSANDRA_HOSTS and CASSANDRA_PORT."
+            ) from exc
+
+    def sync(self, alias):
+        super().sync(alias)
+        if alias != CASSANDRA_ALIAS:
+            return
+        connection = connections[alias]
+        keyspace = connection.settings_dict["NAME"]
+        session = connection.connection.session
+        for column in INDEXED_COLUMNS:
+            self.stdout.write(f"Indexing {keyspace}.predict_record({column}) ..")
+            session.execute(
+                f"CREATE INDEX IF NOT EXISTS predict_record_{column}_idx "
+                f"ON {keyspace}.predict_record ({column}) USING 'sai'"
+            )
+        self.stdout.write(self.style.SUCCESS(f"Cassandra keyspace {keyspace} is ready."))

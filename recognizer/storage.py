@@ -1,0 +1,263 @@
+"""Prediction records in Cassandra: the only module that queries them.
+
+Records live in hourly partitions (see README.md, "Storage design"); this module
+hides that. Listing is keyset pagination: a cursor names the last record shown,
+and the next page continues from it inside its partition, then in older
+partitions found through the small bucket index. A page costs the same with a
+thousand records or a billion.
+"""
+
+import functools
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from cassandra import DriverException, RequestExecutionException
+from cassandra.cluster import NoHostAvailable
+from cassandra.cqlengine import CQLEngineException
+from django.db import connections
+
+from recognizer.models import ALL_BUCKETS, PredictBucket, PredictRecord
+from recognizer.record_ids import bucket_of, bucket_of_id, created_at_of, new_record_id
+from recognizer.routers import CASSANDRA_ALIAS
+
+OLDER = "older"
+NEWER = "newer"
+# How many bucket-index rows to read per round trip while walking partitions.
+_BUCKET_FETCH = 32
+
+
+class StorageUnavailable(Exception):
+    """Cassandra could not be reached or did not answer in time."""
+
+
+class InvalidCursor(ValueError):
+    """A page cursor that this module did not make."""
+
+
+@dataclass(frozen=True)
+class Cursor:
+    direction: str
+    record_id: uuid.UUID
+
+    def __str__(self) -> str:
+        return f"{self.direction}:{self.record_id}"
+
+    @classmethod
+    def parse(cls, text: str) -> "Cursor":
+        direction, _, raw_id = text.partition(":")
+        if direction not in (OLDER, NEWER):
+            raise InvalidCursor("The page cursor is not valid.")
+        try:
+            record_id = uuid.UUID(raw_id)
+        except ValueError:
+            raise InvalidCursor("The page cursor is not valid.") from None
+        if record_id.version != 1:
+            raise InvalidCursor("The page cursor is not valid.")
+        return cls(direction, record_id)
+
+
+@dataclass(frozen=True)
+class Page:
+    records: list[PredictRecord]
+    next_cursor: Cursor | None  # older records
+    prev_cursor: Cursor | None  # newer records
+
+
+def _translate_errors(func):
+    """Turn the driver's many failure types into one the callers handle."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except (
+            NoHostAvailable,
+            RequestExecutionException,
+            DriverException,
+            CQLEngineException,
+        ) as exc:
+            raise StorageUnavailable(f"Cassandra is unavailable: {exc}") from exc
+        except OSError as exc:
+            raise StorageUnavailable(f"Cassandra is unavailable: {exc}") from exc
+
+    return wrapper
+
+
+def _connect() -> None:
+    # Registers the cqlengine connection on first use; cheap afterwards.
+    connections[CASSANDRA_ALIAS].connect()
+
+
+class _KnownBuckets:
+    """Buckets this process has already recorded in the bucket index.
+
+    Writing the index row is idempotent, but doing it once per hour per process
+    instead of once per record halves the writes on the hot path.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: set[tuple[str, datetime]] = set()
+
+    def add(self, keyspace: str, bucket: datetime) -> bool:
+        with self._lock:
+            key = (keyspace, bucket)
+            if key in self._seen:
+                return False
+            self._seen.add(key)
+            return True
+
+    def forget(self, keyspace: str, bucket: datetime) -> None:
+        with self._lock:
+            self._seen.discard((keyspace, bucket))
+
+
+_known_buckets = _KnownBuckets()
+
+
+def new_record(**fields) -> PredictRecord:
+    """An unsaved record with a fresh id and the partition and time it implies."""
+    record_id = fields.pop("id", None) or new_record_id()
+    created_at = created_at_of(record_id)
+    return PredictRecord(
+        id=record_id, bucket=bucket_of(created_at), created_at=created_at, **fields
+    )
+
+
+@_translate_errors
+def save_record(record: PredictRecord) -> PredictRecord:
+    """Write a record (an upsert: saving the same id twice keeps one record)."""
+    _connect()
+    record.save()
+    keyspace = connections[CASSANDRA_ALIAS].settings_dict["NAME"]
+    bucket = bucket_of_id(record.id)
+    if _known_buckets.add(keyspace, bucket):
+        try:
+            PredictBucket.create(scope=ALL_BUCKETS, bucket=bucket)
+        except Exception:
+            _known_buckets.forget(keyspace, bucket)
+            raise
+    return record
+
+
+@_translate_errors
+def get_record(record_id: uuid.UUID) -> PredictRecord | None:
+    """One record by id: a single-partition read, the partition derived from the id."""
+    if record_id.version != 1:
+        return None
+    _connect()
+    rows = list(PredictRecord.objects.filter(bucket=bucket_of_id(record_id), id=record_id).limit(1))
+    return _with_utc(rows[0]) if rows else None
+
+
+@_translate_errors
+def set_label(record_id: uuid.UUID, label: int | None) -> PredictRecord | None:
+    """Store the user's correction; None when there is no such record."""
+    record = get_record(record_id)
+    if record is None:
+        return None
+    PredictRecord.objects.filter(bucket=record.bucket, id=record.id).update(label=label)
+    record.label = label
+    return record
+
+
+@_translate_errors
+def list_records(
+    limit: int = 20,
+    cursor: Cursor | None = None,
+    digit: int | None = None,
+    source: str | None = None,
+) -> Page:
+    """A page of records, newest first, starting after ``cursor``."""
+    _connect()
+    filters = _filters(digit, source)
+    direction = cursor.direction if cursor else OLDER
+    bound = cursor.record_id if cursor else None
+    found = list(_walk(direction, bound, limit + 1, filters))
+    has_more = len(found) > limit
+    records = found[:limit]
+    if direction == NEWER:
+        records.reverse()
+    if not records:
+        return Page([], None, None)
+
+    newest, oldest = records[0].id, records[-1].id
+    if direction == OLDER:
+        more_older = has_more
+        more_newer = bound is not None and _exists(NEWER, newest, filters)
+    else:
+        more_newer = has_more
+        more_older = _exists(OLDER, oldest, filters)
+    return Page(
+        records,
+        next_cursor=Cursor(OLDER, oldest) if more_older else None,
+        prev_cursor=Cursor(NEWER, newest) if more_newer else None,
+    )
+
+
+def _filters(digit: int | None, source: str | None) -> dict:
+    filters = {}
+    if digit is not None:
+        filters["digit"] = digit
+    if source is not None:
+        filters["source"] = source
+    return filters
+
+
+def _exists(direction: str, bound: uuid.UUID, filters: dict) -> bool:
+    return next(_walk(direction, bound, 1, filters), None) is not None
+
+
+def _walk(
+    direction: str, bound: uuid.UUID | None, count: int, filters: dict
+) -> Iterator[PredictRecord]:
+    """Records strictly beyond ``bound`` in ``direction``, partition by partition."""
+    remaining = count
+    for bucket in _buckets(direction, bound):
+        query = PredictRecord.objects.filter(bucket=bucket, **filters)
+        if bound is not None and bucket == bucket_of_id(bound):
+            query = query.filter(id__lt=bound) if direction == OLDER else query.filter(id__gt=bound)
+        if direction == NEWER:
+            query = query.order_by("id")
+        for record in query.limit(remaining):
+            yield _with_utc(record)
+            remaining -= 1
+        if remaining <= 0:
+            return
+
+
+def _buckets(direction: str, bound: uuid.UUID | None) -> Iterator[datetime]:
+    query = PredictBucket.objects.filter(scope=ALL_BUCKETS)
+    if bound is not None:
+        start = bucket_of_id(bound)
+        query = (
+            query.filter(bucket__lte=start)
+            if direction == OLDER
+            else query.filter(bucket__gte=start)
+        )
+    if direction == NEWER:
+        query = query.order_by("bucket")
+    for row in query.limit(None).fetch_size(_BUCKET_FETCH):
+        yield row.bucket.replace(tzinfo=UTC)
+
+
+def _with_utc(record: PredictRecord) -> PredictRecord:
+    # The driver returns naive UTC datetimes; the site works with aware ones.
+    record.bucket = record.bucket.replace(tzinfo=UTC)
+    record.created_at = record.created_at.replace(tzinfo=UTC)
+    return record
+
+
+@_translate_errors
+def cassandra_version() -> str:
+    """The server's release version: a real round trip, for health checks."""
+    _connect()
+    row = (
+        connections[CASSANDRA_ALIAS]
+        .connection.session.execute("SELECT release_version FROM system.local")
+        .one()
+    )
+    return row.release_version

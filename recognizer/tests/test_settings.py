@@ -1,0 +1,67 @@
+"""Configuration errors are reported clearly and quickly, never as a hang."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_manage(*args: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "mnistsite.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def unused_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_it_explains_a_wrong_cassandra_port_quickly():
+    started = time.monotonic()
+    result = run_manage(
+        "sync_cassandra", CASSANDRA_PORT=str(unused_port()), CASSANDRA_CONNECT_TIMEOUT="2"
+    )
+    elapsed = time.monotonic() - started
+    assert result.returncode != 0
+    assert "Cannot reach Cassandra at 127.0.0.1" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert elapsed < 45
+
+
+def test_it_explains_an_unknown_cassandra_host():
+    result = run_manage(
+        "sync_cassandra", CASSANDRA_HOSTS="cassandra.invalid", CASSANDRA_CONNECT_TIMEOUT="2"
+    )
+    assert result.returncode != 0
+    assert "Cannot reach Cassandra at cassandra.invalid" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_it_rejects_an_unknown_consistency_level():
+    result = run_manage("check", CASSANDRA_CONSISTENCY="MOSTLY")
+    assert result.returncode != 0
+    assert "Configuration error: CASSANDRA_CONSISTENCY must be one of" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_it_rejects_a_debug_flag_that_is_not_a_boolean():
+    result = run_manage("check", DJANGO_DEBUG="ture")
+    assert result.returncode != 0
+    assert "Configuration error: DJANGO_DEBUG must be true or false" in result.stderr
+
+
+def test_the_development_secret_key_fails_the_deploy_check():
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING")
+    assert result.returncode != 0
+    assert "security.W009" in result.stderr + result.stdout
