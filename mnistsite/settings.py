@@ -38,6 +38,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "recognizer.middleware.ContentSecurityPolicyMiddleware",
+    "recognizer.middleware.RequestLimitsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -45,6 +47,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "recognizer.middleware.StorageOutageMiddleware",
 ]
 
 ROOT_URLCONF = "mnistsite.urls"
@@ -60,6 +63,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "recognizer.context_processors.limits",
             ],
         },
     },
@@ -128,9 +132,14 @@ MNIST_DATA_DIR = Path(env_str("MNIST_DATA", str(BASE_DIR.parent / "shared" / "da
 # --- Limits on what users send -------------------------------------------------
 MAX_UPLOAD_BYTES = env_int("MNIST_MAX_UPLOAD_BYTES", 2 * 1024 * 1024, minimum=1024)
 MAX_IMAGE_PIXELS = env_int("MNIST_MAX_IMAGE_PIXELS", 16_000_000, minimum=784)
-# Request bodies a little above the image limit, for base64 and multipart overhead.
-DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES * 2
-FILE_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES * 2
+# Whole request bodies may be a little larger than the image, for base64 and
+# multipart overhead; anything larger is refused with 413 before it is read.
+MAX_REQUEST_BYTES = env_int("MNIST_MAX_REQUEST_BYTES", MAX_UPLOAD_BYTES * 2, minimum=2048)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
+FILE_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
+# Uploads stay in memory (they are at most MAX_REQUEST_BYTES): nothing a user
+# sends is ever written to disk, under their filename or any other.
+FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler"]
 
 # --- Static files (whitenoise) ---------------------------------------------------
 STATIC_URL = "static/"
@@ -164,6 +173,12 @@ SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", False)
 if HTTPS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# No inline script anywhere; thumbnails are inline PNG data URLs.
+CONTENT_SECURITY_POLICY = env_str(
+    "DJANGO_CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+)
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
@@ -174,7 +189,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
     "loggers": {
-        # The driver logs every failed reconnection attempt at WARNING.
-        "cassandra": {"level": "ERROR"},
+        # The driver logs each failed connection attempt with a traceback; the
+        # site reports Cassandra outages itself (health checks, error pages).
+        "cassandra": {"level": "CRITICAL"},
     },
 }

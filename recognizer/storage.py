@@ -260,4 +260,4 @@ def cassandra_version() -> str:
         .connection.session.execute("SELECT release_version FROM system.local")
         .one()
     )
-    return row.release_version
+    return row["release_version"]

@@ -5,5 +5,12 @@ from recognizer import views
 app_name = "recognizer"
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    # Pages
+    path("", views.draw, name="draw"),
+    path("guess/", views.guess, name="guess"),
+    path("upload/", views.upload, name="upload"),
+    # History
+    path("history/", views.history, name="history"),
+    path("history/<uuid:record_id>/", views.record, name="record"),
+    path("history/<uuid:record_id>/label/", views.label, name="label"),
 ]

@@ -1,8 +1,147 @@
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+"""The pages: draw, upload, history, one record, and the health check."""
 
-from recognizer.health import cassandra_status
+import uuid
+from urllib.parse import urlencode
+
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from recognizer import storage
+from recognizer.forms import CanvasForm, HistoryFilterForm, LabelForm, UploadForm
+from recognizer.health import health_report
+from recognizer.models import SOURCE_CANVAS, SOURCE_UPLOAD
+from recognizer.predictor import predict_image
+from recognizer.preprocessing import InvalidImage
+from recognizer.recognition import recognise_and_store
+
+HISTORY_PAGE_SIZE = 20
 
 
-def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "recognizer/home.html", {"cassandra": cassandra_status()})
+def _is_fetch(request: HttpRequest) -> bool:
+    # draw.js and result.js send this header; a plain form post does not.
+    return request.headers.get("X-Requested-With") == "fetch"
+
+
+def _recognise(request, form, source, filename, template, extra=None):
+    """Validate, predict, store, then show the result (or why not) on ``template``."""
+    context = {"form": form, **(extra or {})}
+    status = 200
+    if form.is_valid():
+        try:
+            context["record"] = recognise_and_store(form.cleaned_data["image"], source, filename)
+        except InvalidImage as exc:
+            context["error"], status = str(exc), 400
+        except storage.StorageUnavailable:
+            context["error"], status = "The prediction could not be saved: storage is down.", 503
+    else:
+        context["error"], status = form.errors["image"][0], 400
+    if _is_fetch(request):
+        return render(request, "recognizer/includes/_result.html", context, status=status)
+    return render(request, template, context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def draw(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        return _recognise(
+            request, CanvasForm(request.POST), SOURCE_CANVAS, None, "recognizer/draw.html"
+        )
+    return render(request, "recognizer/draw.html", {"form": CanvasForm()})
+
+
+@require_POST
+def guess(request: HttpRequest) -> JsonResponse:
+    """A live guess while the user draws: predicted, never stored."""
+    form = CanvasForm(request.POST)
+    if not form.is_valid():
+        return JsonResponse({"error": form.errors["image"][0]}, status=400)
+    try:
+        prediction = predict_image(form.cleaned_data["image"])
+    except InvalidImage as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    return JsonResponse(
+        {
+            "digit": prediction.digit,
+            "confidence": prediction.confidence,
+            "unsure": prediction.unsure,
+        }
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def upload(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        form = UploadForm(request.POST, request.FILES)
+        return _recognise(request, form, SOURCE_UPLOAD, form.filename, "recognizer/upload.html")
+    return render(request, "recognizer/upload.html", {"form": UploadForm()})
+
+
+def _record_or_404(record_id: uuid.UUID):
+    record = storage.get_record(record_id)
+    if record is None:
+        raise Http404("No prediction has this id.")
+    return record
+
+
+@require_POST
+def label(request: HttpRequest, record_id: uuid.UUID) -> HttpResponse:
+    """Store the user's correction (or confirmation) of a prediction."""
+    record = _record_or_404(record_id)
+    form = LabelForm(request.POST)
+    if not form.is_valid():
+        message = form.errors["label"][0]
+        if _is_fetch(request):
+            return JsonResponse({"error": message}, status=400)
+        return render(
+            request, "recognizer/record.html", {"record": record, "error": message}, status=400
+        )
+    record = storage.set_label(record.id, form.cleaned_data["label"])
+    if _is_fetch(request):
+        return JsonResponse({"id": str(record.id), "label": record.label})
+    return redirect("recognizer:record", record_id=record.id)
+
+
+@require_GET
+def history(request: HttpRequest) -> HttpResponse:
+    form = HistoryFilterForm(request.GET)
+    if not form.is_valid():
+        return render(request, "recognizer/history.html", {"form": form, "page": None}, status=400)
+    filters = {"digit": form.cleaned_data["digit"], "source": form.cleaned_data["source"]}
+    page = storage.list_records(HISTORY_PAGE_SIZE, form.cleaned_data["cursor"], **filters)
+    return render(
+        request,
+        "recognizer/history.html",
+        {
+            "form": form,
+            "page": page,
+            "next_url": _history_url(filters, page.next_cursor),
+            "prev_url": _history_url(filters, page.prev_cursor),
+        },
+    )
+
+
+def _history_url(filters: dict, cursor) -> str | None:
+    if cursor is None:
+        return None
+    query = {k: v for k, v in filters.items() if v is not None}
+    query["cursor"] = str(cursor)
+    return f"{reverse('recognizer:history')}?{urlencode(query)}"
+
+
+@require_GET
+def record(request: HttpRequest, record_id: uuid.UUID) -> HttpResponse:
+    return render(
+        request,
+        "recognizer/record.html",
+        {"record": _record_or_404(record_id), "label_form": LabelForm()},
+    )
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    report = health_report()
+    return JsonResponse(report, status=200 if report["ok"] else 503)

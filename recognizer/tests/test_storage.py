@@ -34,19 +34,19 @@ def make_record(at: datetime | None = None, **overrides) -> PredictRecord:
 def test_sync_cassandra_creates_the_keyspace_tables_and_indexes(cql, keyspace):
     call_command("sync_cassandra", database="cassandra", verbosity=0)
     keyspaces = {
-        row.keyspace_name
+        row["keyspace_name"]
         for row in cql.execute("SELECT keyspace_name FROM system_schema.keyspaces")
     }
     assert keyspace in keyspaces
     tables = {
-        row.table_name
+        row["table_name"]
         for row in cql.execute(
             "SELECT table_name FROM system_schema.tables WHERE keyspace_name = %s", [keyspace]
         )
     }
     assert {"predict_record", "predict_bucket"} <= tables
     columns = {
-        row.column_name: (row.kind, row.clustering_order)
+        row["column_name"]: (row["kind"], row["clustering_order"])
         for row in cql.execute(
             "SELECT column_name, kind, clustering_order FROM system_schema.columns "
             "WHERE keyspace_name = %s AND table_name = 'predict_record'",
@@ -56,7 +56,7 @@ def test_sync_cassandra_creates_the_keyspace_tables_and_indexes(cql, keyspace):
     assert columns["bucket"][0] == "partition_key"
     assert columns["id"] == ("clustering", "desc")
     indexes = {
-        row.index_name
+        row["index_name"]
         for row in cql.execute(
             "SELECT index_name FROM system_schema.indexes WHERE keyspace_name = %s", [keyspace]
         )
@@ -71,10 +71,10 @@ def test_it_saves_a_record_that_raw_cql_and_the_model_read_back(cql):
         "SELECT * FROM predict_record WHERE bucket = %s AND id = %s", [record.bucket, record.id]
     ).one()
     assert row is not None
-    assert (row.source, row.filename, row.digit) == ("upload", "seven.png", 7)
-    assert row.probabilities == pytest.approx(PROBABILITIES)
-    assert row.image == b"\x89PNG-thumbnail"
-    assert row.label is None
+    assert (row["source"], row["filename"], row["digit"]) == ("upload", "seven.png", 7)
+    assert row["probabilities"] == pytest.approx(PROBABILITIES)
+    assert row["image"] == b"\x89PNG-thumbnail"
+    assert row["label"] is None
 
     via_model = PredictRecord.objects.get(bucket=record.bucket, id=record.id)
     assert via_model.filename == "seven.png"
@@ -117,7 +117,7 @@ def test_it_keeps_all_of_1000_records_written_at_once(cql):
     stored = set()
     for bucket in {record.bucket for record in records}:
         stored |= {
-            row.id
+            row["id"]
             for row in cql.execute("SELECT id FROM predict_record WHERE bucket = %s", [bucket])
         }
     assert stored == {record.id for record in records}
@@ -191,7 +191,7 @@ def test_saving_the_same_record_twice_keeps_one(cql):
             "SELECT id FROM predict_record WHERE bucket = %s", [bucket_of(record.created_at)]
         )
     )
-    assert [row.id for row in rows].count(record.id) == 1
+    assert [row["id"] for row in rows].count(record.id) == 1
 
 
 def test_a_cursor_that_was_not_made_here_is_rejected():

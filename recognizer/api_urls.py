@@ -1,0 +1,11 @@
+from django.urls import path
+
+from recognizer import api
+
+app_name = "api"
+
+urlpatterns = [
+    # /api/
+    path("predictions/", api.predictions, name="predictions"),
+    path("predictions/<uuid:record_id>/", api.prediction, name="prediction"),
+]

@@ -1,0 +1,75 @@
+"""Forms turn raw requests into domain values: image bytes, a digit, a cursor."""
+
+from django import forms
+
+from recognizer import inputs
+from recognizer.models import SOURCES
+from recognizer.storage import Cursor, InvalidCursor
+
+DIGIT_CHOICES = [(str(d), str(d)) for d in range(10)]
+
+
+class CanvasForm(forms.Form):
+    """The drawing, sent by the canvas page as a PNG data URL."""
+
+    image = forms.CharField(
+        widget=forms.HiddenInput, error_messages={"required": "Draw a digit first."}
+    )
+
+    def clean_image(self) -> bytes:
+        try:
+            return inputs.decode_image_text(self.cleaned_data["image"])
+        except inputs.InvalidInput as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+
+class UploadForm(forms.Form):
+    image = forms.FileField(
+        label="Picture of a digit",
+        widget=forms.ClearableFileInput(attrs={"accept": "image/*"}),
+        error_messages={"required": "Choose a picture of a digit.", "empty": "The file is empty."},
+    )
+
+    def clean_image(self) -> bytes:
+        upload = self.cleaned_data["image"]
+        try:
+            return inputs.read_upload(upload)
+        except inputs.InvalidInput as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+    @property
+    def filename(self) -> str | None:
+        upload = self.files.get("image")
+        return upload.name if upload else None
+
+
+class LabelForm(forms.Form):
+    """The user's correction: the digit the drawing really was."""
+
+    label = forms.TypedChoiceField(
+        choices=DIGIT_CHOICES,
+        coerce=int,
+        error_messages={"invalid_choice": "The correction must be a digit from 0 to 9."},
+    )
+
+
+class HistoryFilterForm(forms.Form):
+    digit = forms.TypedChoiceField(
+        choices=[("", "Any digit")] + DIGIT_CHOICES, coerce=int, empty_value=None, required=False
+    )
+    source = forms.ChoiceField(
+        choices=[("", "Any source")] + [(s, s.capitalize()) for s in SOURCES], required=False
+    )
+    cursor = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def clean_source(self) -> str | None:
+        return self.cleaned_data["source"] or None
+
+    def clean_cursor(self) -> Cursor | None:
+        text = self.cleaned_data["cursor"]
+        if not text:
+            return None
+        try:
+            return Cursor.parse(text)
+        except InvalidCursor as exc:
+            raise forms.ValidationError(str(exc)) from None

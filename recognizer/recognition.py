@@ -1,0 +1,46 @@
+"""Recognise a digit and record it: the one path that pages, the API and
+commands share, so every prediction a user sees is stored the same way."""
+
+from recognizer import storage
+from recognizer.models import PredictRecord
+from recognizer.predictor import Prediction, predict_image
+from recognizer.preprocessing import encode_png
+
+MAX_FILENAME_LENGTH = 255
+
+
+def clean_filename(name: str | None) -> str | None:
+    """The last path component of a user's filename, without control characters.
+
+    Uploads are never written to disk under this name; it is only shown, and
+    templates escape it. Path separators are cut so "../../etc/passwd" is kept
+    as "passwd", which is what the user would recognise.
+    """
+    if not name:
+        return None
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(ch for ch in base if ch.isprintable())
+    return base[:MAX_FILENAME_LENGTH].strip() or None
+
+
+def record_for(prediction: Prediction, source: str, filename: str | None) -> PredictRecord:
+    return storage.new_record(
+        source=source,
+        filename=clean_filename(filename),
+        digit=prediction.digit,
+        confidence=prediction.confidence,
+        probabilities=list(prediction.probabilities),
+        unsure=prediction.unsure,
+        model_version=prediction.model_version,
+        image=encode_png(prediction.model_input),
+    )
+
+
+def recognise_and_store(data: bytes, source: str, filename: str | None = None) -> PredictRecord:
+    """Predict the digit in ``data`` and store the record.
+
+    Raises InvalidImage for input that is not a usable picture of a digit, and
+    StorageUnavailable when Cassandra cannot take the record.
+    """
+    prediction = predict_image(data)
+    return storage.save_record(record_for(prediction, source, filename))
