@@ -149,12 +149,7 @@ def predictions(request: HttpRequest) -> JsonResponse:
     if not form.is_valid():
         field, errors = next(iter(form.errors.items()))
         raise ApiError(f"'{field}': {errors[0]}")
-    page = storage.list_records(
-        _limit(request),
-        form.cleaned_data["cursor"],
-        digit=form.cleaned_data["digit"],
-        source=form.cleaned_data["source"],
-    )
+    page = storage.list_records(_limit(request), form.cleaned_data["cursor"], **form.filters())
     return JsonResponse(
         {
             "results": [record_json(record) for record in page.records],

@@ -1,5 +1,7 @@
 """Forms turn raw requests into domain values: image bytes, a digit, a cursor."""
 
+from urllib.parse import urlencode
+
 from django import forms
 
 from recognizer import inputs
@@ -73,3 +75,15 @@ class HistoryFilterForm(forms.Form):
             return Cursor.parse(text)
         except InvalidCursor as exc:
             raise forms.ValidationError(str(exc)) from None
+
+    def filters(self) -> dict:
+        """The digit and source filters, as keyword arguments for storage.list_records."""
+        return {"digit": self.cleaned_data["digit"], "source": self.cleaned_data["source"]}
+
+    def page_url(self, base_url: str, cursor: Cursor | None) -> str | None:
+        """A link to the page at ``cursor`` with the same filters, or None."""
+        if cursor is None:
+            return None
+        query = {k: v for k, v in self.filters().items() if v is not None}
+        query["cursor"] = str(cursor)
+        return f"{base_url}?{urlencode(query)}"

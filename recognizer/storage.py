@@ -9,6 +9,7 @@ thousand records or a billion.
 
 import functools
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -92,27 +93,40 @@ def _connect() -> None:
 
 
 class _KnownBuckets:
-    """Buckets this process has already recorded in the bucket index.
+    """Buckets this process recorded in the bucket index in the last minute.
 
-    Writing the index row is idempotent, but doing it once per hour per process
-    instead of once per record halves the writes on the hot path.
+    Writing the index row is idempotent, but doing it once a minute per hour
+    and process instead of once per record halves the writes on the hot path.
+    Entries expire so that an index row lost to an operator's TRUNCATE or an
+    outage is written again soon.
     """
+
+    TTL_SECONDS = 60.0
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._seen: set[tuple[str, datetime]] = set()
+        self._written: dict[tuple[str, datetime], float] = {}
 
-    def add(self, keyspace: str, bucket: datetime) -> bool:
+    def needs_write(self, keyspace: str, bucket: datetime) -> bool:
+        now = time.monotonic()
         with self._lock:
-            key = (keyspace, bucket)
-            if key in self._seen:
+            written = self._written.get((keyspace, bucket))
+            if written is not None and now - written < self.TTL_SECONDS:
                 return False
-            self._seen.add(key)
+            self._written[(keyspace, bucket)] = now
+            if len(self._written) > 1024:
+                self._written = {
+                    k: t for k, t in self._written.items() if now - t < self.TTL_SECONDS
+                }
             return True
 
     def forget(self, keyspace: str, bucket: datetime) -> None:
         with self._lock:
-            self._seen.discard((keyspace, bucket))
+            self._written.pop((keyspace, bucket), None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._written.clear()
 
 
 _known_buckets = _KnownBuckets()
@@ -134,7 +148,7 @@ def save_record(record: PredictRecord) -> PredictRecord:
     record.save()
     keyspace = connections[CASSANDRA_ALIAS].settings_dict["NAME"]
     bucket = bucket_of_id(record.id)
-    if _known_buckets.add(keyspace, bucket):
+    if _known_buckets.needs_write(keyspace, bucket):
         try:
             PredictBucket.create(scope=ALL_BUCKETS, bucket=bucket)
         except Exception:

@@ -1,7 +1,6 @@
 """The pages: draw, upload, history, one record, and the health check."""
 
 import uuid
-from urllib.parse import urlencode
 
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -109,26 +108,18 @@ def history(request: HttpRequest) -> HttpResponse:
     form = HistoryFilterForm(request.GET)
     if not form.is_valid():
         return render(request, "recognizer/history.html", {"form": form, "page": None}, status=400)
-    filters = {"digit": form.cleaned_data["digit"], "source": form.cleaned_data["source"]}
-    page = storage.list_records(HISTORY_PAGE_SIZE, form.cleaned_data["cursor"], **filters)
+    page = storage.list_records(HISTORY_PAGE_SIZE, form.cleaned_data["cursor"], **form.filters())
+    base_url = reverse("recognizer:history")
     return render(
         request,
         "recognizer/history.html",
         {
             "form": form,
             "page": page,
-            "next_url": _history_url(filters, page.next_cursor),
-            "prev_url": _history_url(filters, page.prev_cursor),
+            "next_url": form.page_url(base_url, page.next_cursor),
+            "prev_url": form.page_url(base_url, page.prev_cursor),
         },
     )
-
-
-def _history_url(filters: dict, cursor) -> str | None:
-    if cursor is None:
-        return None
-    query = {k: v for k, v in filters.items() if v is not None}
-    query["cursor"] = str(cursor)
-    return f"{reverse('recognizer:history')}?{urlencode(query)}"
 
 
 @require_GET
