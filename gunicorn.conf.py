@@ -21,5 +21,8 @@ max_requests_jitter = max_requests // 10
 
 def post_worker_init(worker):
     from recognizer.predictor import warm_up
+    from recognizer.spool import start_replayer
 
     warm_up()
+    # Replays records left in the spool by an earlier outage, then keeps watching.
+    start_replayer()

@@ -8,6 +8,7 @@ Defaults are safe for a developer's machine; production sets the rest
 from pathlib import Path
 
 from cassandra import ConsistencyLevel
+from cassandra.policies import ExponentialReconnectionPolicy
 from django.core.exceptions import ImproperlyConfigured
 
 from mnistsite.env import env_bool, env_float, env_int, env_list, env_str
@@ -117,12 +118,22 @@ DATABASES = {
                 # that do not need Cassandra start even when it is down.
                 "lazy_connect": True,
                 "retry_connect": True,
+                # Find a restarted server within seconds, not the driver's
+                # default back-off of up to ten minutes.
+                "reconnection_policy": ExponentialReconnectionPolicy(0.5, 5.0),
             },
             "session": {"default_timeout": CASSANDRA_REQUEST_TIMEOUT},
         },
     },
 }
 DATABASE_ROUTERS = ["recognizer.routers.CassandraRouter"]
+
+# Records Cassandra could not take wait here, fsynced, until they are replayed.
+SPOOL_DIR = Path(env_str("MNIST_SPOOL_DIR", str(VAR_DIR / "spool")))
+SPOOL_REPLAY_INTERVAL = env_float("MNIST_SPOOL_REPLAY_SECONDS", 5.0, minimum=0.1)
+# After a failed write, spool directly for this long instead of making every
+# request wait for Cassandra to fail again; the replayer keeps probing.
+CASSANDRA_RETRY_AFTER = env_float("CASSANDRA_RETRY_AFTER", 2.0, minimum=0.0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- The model -----------------------------------------------------------------

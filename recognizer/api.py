@@ -141,7 +141,9 @@ def predictions(request: HttpRequest) -> JsonResponse:
     if request.method == "POST":
         data, source, filename = _image_from_request(request)
         record = recognise_and_store(data, source, filename)
-        response = JsonResponse(record_json(record), status=201)
+        # "spooled": Cassandra was down; the record is safe on local disk and
+        # will be readable here once it is replayed.
+        response = JsonResponse({**record_json(record), "spooled": record.spooled}, status=201)
         response["Location"] = record_json(record)["url"]
         return response
 

@@ -1,6 +1,6 @@
 """What /healthz and the home page report: is the model loaded, is Cassandra answering."""
 
-from recognizer import predictor, storage
+from recognizer import predictor, spool, storage
 
 
 def cassandra_status() -> dict:
@@ -20,6 +20,9 @@ def model_status() -> dict:
 
 
 def health_report() -> dict:
+    """Model and Cassandra decide ``ok``; records waiting in the spool are
+    reported but do not fail the check (they drain once Cassandra is back)."""
     report = {"model": model_status(), "cassandra": cassandra_status()}
     report["ok"] = all(part["ok"] for part in report.values())
+    report["spool"] = {"pending": spool.pending_count()}
     return report

@@ -1,7 +1,7 @@
 """Recognise a digit and record it: the one path that pages, the API and
 commands share, so every prediction a user sees is stored the same way."""
 
-from recognizer import storage
+from recognizer import spool, storage
 from recognizer.models import PredictRecord
 from recognizer.predictor import Prediction, predict_image
 from recognizer.preprocessing import encode_png
@@ -36,11 +36,27 @@ def record_for(prediction: Prediction, source: str, filename: str | None) -> Pre
     )
 
 
-def recognise_and_store(data: bytes, source: str, filename: str | None = None) -> PredictRecord:
-    """Predict the digit in ``data`` and store the record.
+def store(record: PredictRecord) -> PredictRecord:
+    """Write the record to Cassandra, or to the local spool if Cassandra fails.
 
-    Raises InvalidImage for input that is not a usable picture of a digit, and
-    StorageUnavailable when Cassandra cannot take the record.
+    Either way the record is durable when this returns; ``record.spooled``
+    says which, so pages can tell the user it will appear in the history later.
+    """
+    record.spooled = False
+    if not storage.known_to_be_down():
+        try:
+            return storage.save_record(record)
+        except storage.StorageUnavailable:
+            pass
+    spool.append(record)
+    record.spooled = True
+    return record
+
+
+def recognise_and_store(data: bytes, source: str, filename: str | None = None) -> PredictRecord:
+    """Predict the digit in ``data`` and store the record durably.
+
+    Raises InvalidImage for input that is not a usable picture of a digit.
     """
     prediction = predict_image(data)
-    return storage.save_record(record_for(prediction, source, filename))
+    return store(record_for(prediction, source, filename))

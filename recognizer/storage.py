@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from cassandra import DriverException, RequestExecutionException
 from cassandra.cluster import NoHostAvailable
 from cassandra.cqlengine import CQLEngineException
+from django.conf import settings
 from django.db import connections
 
 from recognizer.models import ALL_BUCKETS, PredictBucket, PredictRecord
@@ -67,22 +68,48 @@ class Page:
     prev_cursor: Cursor | None  # newer records
 
 
+class _Outage:
+    """When Cassandra last failed, so writers can skip it for a moment."""
+
+    def __init__(self) -> None:
+        self.until = 0.0
+
+    def failed(self) -> None:
+        self.until = time.monotonic() + settings.CASSANDRA_RETRY_AFTER
+
+    def recovered(self) -> None:
+        self.until = 0.0
+
+    def ongoing(self) -> bool:
+        return time.monotonic() < self.until
+
+
+_outage = _Outage()
+
+
+def known_to_be_down() -> bool:
+    """True for a moment after a failure (settings.CASSANDRA_RETRY_AFTER)."""
+    return _outage.ongoing()
+
+
 def _translate_errors(func):
     """Turn the driver's many failure types into one the callers handle."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
-            return func(*args, **kwargs)
+            result = func(*args, **kwargs)
         except (
             NoHostAvailable,
             RequestExecutionException,
             DriverException,
             CQLEngineException,
+            OSError,
         ) as exc:
+            _outage.failed()
             raise StorageUnavailable(f"Cassandra is unavailable: {exc}") from exc
-        except OSError as exc:
-            raise StorageUnavailable(f"Cassandra is unavailable: {exc}") from exc
+        _outage.recovered()
+        return result
 
     return wrapper
 

@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from recognizer import storage
+from recognizer import spool, storage
 from recognizer.forms import CanvasForm, HistoryFilterForm, LabelForm, UploadForm
 from recognizer.health import health_report
 from recognizer.models import SOURCE_CANVAS, SOURCE_UPLOAD
@@ -33,8 +33,6 @@ def _recognise(request, form, source, filename, template, extra=None):
             context["record"] = recognise_and_store(form.cleaned_data["image"], source, filename)
         except InvalidImage as exc:
             context["error"], status = str(exc), 400
-        except storage.StorageUnavailable:
-            context["error"], status = "The prediction could not be saved: storage is down.", 503
     else:
         context["error"], status = form.errors["image"][0], 400
     if _is_fetch(request):
@@ -110,6 +108,7 @@ def history(request: HttpRequest) -> HttpResponse:
         return render(request, "recognizer/history.html", {"form": form, "page": None}, status=400)
     page = storage.list_records(HISTORY_PAGE_SIZE, form.cleaned_data["cursor"], **form.filters())
     base_url = reverse("recognizer:history")
+    spooled = spool.pending_count()
     return render(
         request,
         "recognizer/history.html",
@@ -118,6 +117,7 @@ def history(request: HttpRequest) -> HttpResponse:
             "page": page,
             "next_url": form.page_url(base_url, page.next_cursor),
             "prev_url": form.page_url(base_url, page.prev_cursor),
+            "spooled": spooled,
         },
     )
 

@@ -20,6 +20,13 @@ def collected_static():
 
 
 @pytest.fixture(autouse=True)
+def private_spool(settings, tmp_path):
+    """Each test gets its own empty spool folder."""
+    settings.SPOOL_DIR = tmp_path / "spool"
+    return settings.SPOOL_DIR
+
+
+@pytest.fixture(autouse=True)
 def fresh_bucket_cache():
     """Each test's keyspace starts empty (it is truncated between tests), so
     forget which bucket-index rows this process has already written."""
