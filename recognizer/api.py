@@ -98,6 +98,10 @@ def _content_type(request: HttpRequest) -> str:
 
 def _image_from_request(request: HttpRequest) -> tuple[bytes, str, str | None]:
     """(image bytes, source, filename) from a multipart upload or a JSON body."""
+    if not request.body:
+        raise ApiError(
+            "The request body is empty: send an 'image' as multipart/form-data or as JSON."
+        )
     content_type = _content_type(request)
     if content_type == "multipart/form-data":
         upload = request.FILES.get("image")

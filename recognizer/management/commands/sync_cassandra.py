@@ -6,6 +6,8 @@ that let the history page filter a partition by digit or source without
 reading all of it. Every statement is idempotent, so running it again is safe.
 """
 
+import time
+
 from cassandra import DriverException
 from cassandra.cluster import NoHostAvailable
 from django.conf import settings
@@ -16,6 +18,7 @@ from django_cassandra_engine.management.commands import sync_cassandra
 from recognizer.routers import CASSANDRA_ALIAS
 
 INDEXED_COLUMNS = ("digit", "source")
+INDEX_BUILD_TIMEOUT = 120
 
 
 class Command(sync_cassandra.Command):
@@ -50,4 +53,24 @@ class Command(sync_cassandra.Command):
                 f"CREATE INDEX IF NOT EXISTS predict_record_{column}_idx "
                 f"ON {keyspace}.predict_record ({column}) USING 'sai'"
             )
+        self._wait_until_queryable(session, keyspace)
         self.stdout.write(self.style.SUCCESS(f"Cassandra keyspace {keyspace} is ready."))
+
+    def _wait_until_queryable(self, session, keyspace: str) -> None:
+        # SAI indexes build in the background; a filtered query before the
+        # build ends fails with INDEX_NOT_AVAILABLE.
+        names = {f"predict_record_{column}_idx" for column in INDEXED_COLUMNS}
+        deadline = time.monotonic() + INDEX_BUILD_TIMEOUT
+        while time.monotonic() < deadline:
+            rows = session.execute(
+                "SELECT index_name, is_queryable FROM system_views.sai_column_indexes "
+                "WHERE keyspace_name = %s",
+                [keyspace],
+            )
+            ready = {row["index_name"] for row in rows if row["is_queryable"]}
+            if names <= ready:
+                return
+            time.sleep(0.2)
+        raise CommandError(
+            f"The indexes of {keyspace} were not ready after {INDEX_BUILD_TIMEOUT} s."
+        )

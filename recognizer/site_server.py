@@ -1,0 +1,146 @@
+"""Run the site as `make run` does (scripts/start-web under gunicorn) in a
+child process, for the browser tests, the outage test and the load test.
+
+It uses its own keyspace, SQLite file, spool and static folder, so it never
+touches a developer's data, and drops the keyspace when it stops.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class SiteServer:
+    def __init__(self, workers: int = 1, threads: int = 4, **env: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.keyspace = f"site_{secrets.token_hex(4)}"
+        self.workdir = Path(tempfile.mkdtemp(prefix="mnist-site-"))
+        self.admin_password = secrets.token_urlsafe(12)
+        self.env = {
+            **os.environ,
+            "PYTHON": sys.executable,
+            "DJANGO_SETTINGS_MODULE": "mnistsite.settings",
+            "MNIST_HOST": "127.0.0.1",
+            "MNIST_PORT": str(self.port),
+            "GUNICORN_WORKERS": str(workers),
+            "GUNICORN_THREADS": str(threads),
+            "GUNICORN_ACCESS_LOG": "",
+            "CASSANDRA_KEYSPACE": self.keyspace,
+            "DJANGO_SQLITE_PATH": str(self.workdir / "django.sqlite3"),
+            "DJANGO_STATIC_ROOT": str(self.workdir / "static"),
+            "MNIST_SPOOL_DIR": str(self.workdir / "spool"),
+            "DJANGO_ADMIN_USER": "admin",
+            "DJANGO_ADMIN_PASSWORD": self.admin_password,
+            **env,
+        }
+        self.log_path = self.workdir / "server.log"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def spool_dir(self) -> Path:
+        return Path(self.env["MNIST_SPOOL_DIR"])
+
+    def start(self, timeout: float = 180) -> SiteServer:
+        log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(
+            [str(ROOT / "scripts" / "start-web")],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the site exited during start-up:\n{self.output()}")
+            try:
+                if self.health()["ok"]:
+                    return self
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"the site did not become healthy in {timeout:.0f} s:\n{self.output()}")
+
+    def health(self) -> dict:
+        try:
+            with urllib.request.urlopen(f"{self.url}/healthz", timeout=5) as response:
+                return json.load(response)
+        except urllib.error.HTTPError as error:
+            return json.load(error)
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")[-6000:]
+
+    def pids(self) -> list[int]:
+        """The gunicorn master and its workers."""
+        if self.process is None:
+            return []
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        try:
+            return [self.process.pid, *map(int, children.read_text().split())]
+        except OSError:
+            return []
+
+    def rss_mib(self) -> float:
+        total_kib = 0
+        for pid in self.pids():
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total_kib += int(line.split()[1])
+            except OSError:
+                continue
+        return total_kib / 1024
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.drop_keyspace()
+
+    def drop_keyspace(self) -> None:
+        from cassandra.cluster import Cluster
+
+        try:
+            cluster = Cluster(
+                self.env.get("CASSANDRA_HOSTS", "127.0.0.1").split(","),
+                port=int(self.env.get("CASSANDRA_PORT", "9042")),
+                connect_timeout=5,
+            )
+            session = cluster.connect()
+            session.execute(f"DROP KEYSPACE IF EXISTS {self.keyspace}", timeout=60)
+            cluster.shutdown()
+        except Exception as exc:  # noqa: BLE001 - cleanup must not hide the real result
+            print(f"could not drop keyspace {self.keyspace}: {exc}", file=sys.stderr)
+
+    def __enter__(self) -> SiteServer:
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()

@@ -1,0 +1,99 @@
+"""scripts/cassandra, checked against the shared development server that
+`make test` starts (`scripts/cassandra start`). Nothing here stops, restarts or
+reconfigures that server: only `status` and an idempotent `start` are run."""
+
+import os
+import re
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "cassandra"
+PORT = int(os.environ.get("CASSANDRA_PORT", "9042"))
+RUNNING = re.compile(r"^running \(pid (\d+|unknown), CQL on 127\.0\.0\.1:(\d+)\)$")
+
+
+def run_script(*args: str, env: dict[str, str] | None = None, timeout: float = 60):
+    return subprocess.run(
+        [str(SCRIPT), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        # Any directory must do: the script finds the repository itself.
+        cwd="/",
+    )
+
+
+def unused_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def running_pid() -> str:
+    """The pid `status` reports for the shared server; fails (does not start
+    one) when none answers, since `make test` is expected to have started it."""
+    result = run_script("status")
+    if result.returncode != 0:
+        pytest.fail(
+            f"no Cassandra answers CQL on 127.0.0.1:{PORT} ({result.stdout.strip()!r}); "
+            "start it with `scripts/cassandra start` (make test does)"
+        )
+    match = RUNNING.match(result.stdout.strip())
+    assert match, result.stdout
+    return match.group(1)
+
+
+def test_script_is_an_executable_bash_script():
+    assert os.access(SCRIPT, os.X_OK)
+    assert subprocess.run(["bash", "-n", str(SCRIPT)], capture_output=True).returncode == 0
+
+
+def test_unknown_command_prints_usage_and_exits_2():
+    result = run_script("frobnicate")
+    assert result.returncode == 2
+    assert "scripts/cassandra start" in result.stderr
+
+
+def test_status_reports_running_server_and_its_port(running_pid):
+    result = run_script("status")
+    assert result.returncode == 0, result.stdout + result.stderr
+    match = RUNNING.match(result.stdout.strip())
+    assert match, result.stdout
+    assert int(match.group(2)) == PORT
+    assert match.group(1) == running_pid
+
+
+def test_start_again_reuses_the_running_server(running_pid):
+    started = time.monotonic()
+    result = run_script("start", timeout=60)
+    elapsed = time.monotonic() - started
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "reusing it" in result.stdout
+    assert f"127.0.0.1:{PORT}" in result.stdout
+    # No download, no JVM start: just one CQL handshake.
+    assert elapsed < 10, f"idempotent start took {elapsed:.1f}s"
+    assert "Starting Cassandra" not in result.stdout
+
+    # Still the very same server process.
+    after = run_script("status")
+    assert after.returncode == 0
+    match = RUNNING.match(after.stdout.strip())
+    assert match and match.group(1) == running_pid
+    if running_pid != "unknown":
+        assert f"pid {running_pid}" in result.stdout
+
+
+def test_status_on_an_unused_port_is_not_running(running_pid):
+    port = unused_port()
+    result = run_script("status", env={"CASSANDRA_PORT": str(port)})
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert result.stdout.strip() == "not running"
+    # ...and asking did not disturb the real server.
+    assert run_script("status").returncode == 0
