@@ -12,7 +12,8 @@ threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
 keepalive = 5
-accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
+# An empty GUNICORN_ACCESS_LOG turns the access log off (the load test does).
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 errorlog = "-"
 # Recycle workers now and then so a slow leak in a native library cannot grow forever.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))

@@ -75,7 +75,7 @@ class SiteServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"the site exited during start-up:\n{self.output()}")
             try:
-                if self.health()["ok"]:
+                if self.health().get("ok"):
                     return self
             except (OSError, ValueError):
                 pass

@@ -8,6 +8,12 @@ from django.db import connections
 
 from recognizer.routers import CASSANDRA_ALIAS
 
+
+def pytest_collection_modifyitems(config, items):
+    """Run the outage test last: it stops and restarts the shared Cassandra."""
+    items.sort(key=lambda item: item.get_closest_marker("outage") is not None)
+
+
 # Tests that read or write prediction records use both databases: Django's
 # relational one (sessions, admin) and Cassandra.
 BOTH_DATABASES = ["default", CASSANDRA_ALIAS]

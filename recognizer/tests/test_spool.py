@@ -118,3 +118,10 @@ def test_replay_spool_command_reports_what_it_did(capsys):
     call_command("replay_spool")
     out = capsys.readouterr().out
     assert "Replayed 1 record(s)" in out and "The spool is empty." in out
+
+
+def test_the_history_page_and_health_check_say_what_is_waiting(client):
+    spool.append(make_record())
+    spool.append(make_record())
+    assert "2 predictions are waiting" in client.get("/history/").content.decode()
+    assert client.get("/healthz").json()["spool"] == {"pending": 2}
