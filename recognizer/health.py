@@ -12,11 +12,12 @@ def cassandra_status() -> dict:
 
 
 def model_status() -> dict:
+    # Loads the model if this process has not yet (gunicorn workers have).
     try:
-        info = predictor.model_info()
+        info = predictor.get_predictor().info()
     except predictor.ModelUnavailable as exc:
         return {"ok": False, "detail": str(exc)}
-    return {"ok": bool(info.get("loaded")), "detail": info}
+    return {"ok": True, "detail": info}
 
 
 def health_report() -> dict:
