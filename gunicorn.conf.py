@@ -21,9 +21,14 @@ max_requests_jitter = max_requests // 10
 
 
 def post_worker_init(worker):
+    from recognizer import storage
     from recognizer.predictor import warm_up
     from recognizer.spool import start_replayer
 
     warm_up()
+    try:
+        storage.cassandra_version()  # connect now, not on the first request
+    except storage.StorageUnavailable:
+        pass  # answered requests are spooled until Cassandra is back
     # Replays records left in the spool by an earlier outage, then keeps watching.
     start_replayer()

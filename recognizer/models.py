@@ -37,6 +37,8 @@ class PredictRecord(DjangoCassandraModel):
 
     class Meta:
         get_pk_field = "id"
+        verbose_name = "prediction"
+        verbose_name_plural = "predictions"
 
     def __str__(self) -> str:
         return f"{self.digit} ({self.source}, {self.created_at:%Y-%m-%d %H:%M:%S})"
@@ -56,3 +58,14 @@ class PredictBucket(DjangoCassandraModel):
 
     class Meta:
         get_pk_field = "bucket"
+
+
+# django-cassandra-engine labels columns with their raw names ("created_at");
+# give the admin readable ones.
+for _column, _label in {
+    "created_at": "created",
+    "model_version": "model version",
+    "label": "correction",
+    "unsure": "not sure",
+}.items():
+    PredictRecord._columns[_column].verbose_name = _label

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from cassandra import DriverException, RequestExecutionException
 from cassandra.cluster import NoHostAvailable
 from cassandra.cqlengine import CQLEngineException
+from cassandra.cqlengine import connection as cql_connection
 from django.conf import settings
 from django.db import connections
 
@@ -114,9 +115,31 @@ def _translate_errors(func):
     return wrapper
 
 
+_connect_lock = threading.Lock()
+
+
 def _connect() -> None:
-    # Registers the cqlengine connection on first use; cheap afterwards.
-    connections[CASSANDRA_ALIAS].connect()
+    """Make sure the cqlengine connection has a session before any query.
+
+    cqlengine's lazy connect marks itself done before its session exists, so
+    threads racing on a fresh worker could see no session; one lock here
+    makes the first connection happen once, in one thread, for all of them.
+    """
+    if _has_session():
+        return
+    with _connect_lock:
+        if not _has_session():
+            connections[CASSANDRA_ALIAS].connect()
+            cql_connection.get_session(CASSANDRA_ALIAS)
+        if not _has_session():
+            raise StorageUnavailable("Cassandra is unavailable: no session")
+
+
+def _has_session() -> bool:
+    # Read the registry directly: get_connection() would itself start the
+    # racy lazy connect this function exists to avoid.
+    connection = cql_connection._connections.get(CASSANDRA_ALIAS)
+    return connection is not None and connection.session is not None
 
 
 class _KnownBuckets:

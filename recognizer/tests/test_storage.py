@@ -204,3 +204,35 @@ def test_a_cursor_that_was_not_made_here_is_rejected():
     ]:
         with pytest.raises(storage.InvalidCursor):
             storage.Cursor.parse(text)
+
+
+def test_threads_racing_on_a_fresh_process_all_get_a_connection():
+    # A new gunicorn worker gets several requests at once; each must reach
+    # Cassandra (cqlengine's own lazy connect lets all but one fail).
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    script = (
+        "import django, threading; django.setup()\n"
+        "from recognizer import storage\n"
+        "results = []\n"
+        "def ask():\n"
+        "    try: results.append(storage.cassandra_version())\n"
+        "    except Exception as exc: results.append(repr(exc))\n"
+        "threads = [threading.Thread(target=ask) for _ in range(8)]\n"
+        "[t.start() for t in threads]; [t.join() for t in threads]\n"
+        "print(results)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=settings.BASE_DIR,
+        env={**__import__("os").environ, "DJANGO_SETTINGS_MODULE": "mnistsite.settings"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    answers = eval(result.stdout.strip().splitlines()[-1])  # noqa: S307 - our own list of strings
+    assert len(answers) == 8
+    assert all(answer.startswith("5.") for answer in answers), answers

@@ -18,6 +18,7 @@
 
   var strokes = [];         // each stroke: array of [x, y] in CSS pixels
   var current = null;
+  var activePointer = null; // the one pointer drawing `current`; others are ignored
   var guessTimer = null;
   var guessRequest = 0;
 
@@ -76,13 +77,17 @@
   canvas.addEventListener("pointerdown", function (event) {
     if (event.button !== undefined && event.button > 0) return;
     event.preventDefault();
+    // A second finger (or a palm) while a stroke is under way must not join
+    // the two fingers' points into one zigzag stroke.
+    if (current) return;
     canvas.setPointerCapture(event.pointerId);
+    activePointer = event.pointerId;
     current = [pointFrom(event)];
     redraw();
   });
 
   canvas.addEventListener("pointermove", function (event) {
-    if (!current) return;
+    if (!current || event.pointerId !== activePointer) return;
     event.preventDefault();
     var events = event.getCoalescedEvents ? event.getCoalescedEvents() : [event];
     if (events.length === 0) events = [event];
@@ -91,8 +96,8 @@
   });
 
   function endStroke(event) {
-    if (!current) return;
-    if (event) event.preventDefault();
+    if (!current || event.pointerId !== activePointer) return;
+    event.preventDefault();
     strokes.push(current);
     current = null;
     redraw();
@@ -101,6 +106,8 @@
   }
   canvas.addEventListener("pointerup", endStroke);
   canvas.addEventListener("pointercancel", endStroke);
+  // Ends the stroke even if the browser never sends pointerup for it.
+  canvas.addEventListener("lostpointercapture", endStroke);
 
   function clear() {
     strokes = [];
@@ -170,9 +177,10 @@
           liveGuess.textContent = "";
         } else {
           var pct = (body.confidence * 100).toFixed(0) + "%";
+          var digit = (body.digit === 8 ? "an " : "a ") + body.digit;
           liveGuess.textContent = body.unsure
-            ? "Not sure yet… maybe a " + body.digit + " (" + pct + ")"
-            : "Looks like a " + body.digit + " (" + pct + ")";
+            ? "Not sure yet… maybe " + digit + " (" + pct + ")"
+            : "Looks like " + digit + " (" + pct + ")";
         }
       })
       .catch(function () {

@@ -17,7 +17,9 @@
     })
       .then(function (response) { return response.json(); })
       .then(function (body) {
-        status.textContent = body.error ? body.error : "Thanks! Saved: it was a " + body.label + ".";
+        status.textContent = body.error
+          ? body.error
+          : "Thanks! Saved: it was " + (body.label === 8 ? "an " : "a ") + body.label + ".";
         form.classList.toggle("saved", !body.error);
       })
       .catch(function () {
