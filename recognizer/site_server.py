@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -30,11 +31,14 @@ def free_port() -> int:
 
 
 class SiteServer:
-    def __init__(self, workers: int = 1, threads: int = 4, **env: str) -> None:
+    def __init__(
+        self, workers: int = 1, threads: int = 4, keyspace_prefix: str = "site", **env: str
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.keyspace = f"site_{secrets.token_hex(4)}"
+        self.keyspace = f"{keyspace_prefix}_{secrets.token_hex(4)}"
         self.workdir = Path(tempfile.mkdtemp(prefix="mnist-site-"))
+        self.admin_user = "admin"
         self.admin_password = secrets.token_urlsafe(12)
         self.env = {
             **os.environ,
@@ -44,12 +48,11 @@ class SiteServer:
             "MNIST_PORT": str(self.port),
             "GUNICORN_WORKERS": str(workers),
             "GUNICORN_THREADS": str(threads),
-            "GUNICORN_ACCESS_LOG": "",
             "CASSANDRA_KEYSPACE": self.keyspace,
             "DJANGO_SQLITE_PATH": str(self.workdir / "django.sqlite3"),
             "DJANGO_STATIC_ROOT": str(self.workdir / "static"),
             "MNIST_SPOOL_DIR": str(self.workdir / "spool"),
-            "DJANGO_ADMIN_USER": "admin",
+            "DJANGO_ADMIN_USER": self.admin_user,
             "DJANGO_ADMIN_PASSWORD": self.admin_password,
             **env,
         }
@@ -61,15 +64,15 @@ class SiteServer:
         return Path(self.env["MNIST_SPOOL_DIR"])
 
     def start(self, timeout: float = 180) -> SiteServer:
-        log = open(self.log_path, "wb")
-        self.process = subprocess.Popen(
-            [str(ROOT / "scripts" / "start-web")],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with open(self.log_path, "wb") as log:  # the child keeps its own descriptor
+            self.process = subprocess.Popen(
+                [str(ROOT / "scripts" / "start-web")],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -84,14 +87,32 @@ class SiteServer:
         raise RuntimeError(f"the site did not become healthy in {timeout:.0f} s:\n{self.output()}")
 
     def health(self) -> dict:
+        # A generous timeout: the first check may wait for Cassandra on a busy
+        # machine, and checks must not pile up behind it.
         try:
-            with urllib.request.urlopen(f"{self.url}/healthz", timeout=5) as response:
+            with urllib.request.urlopen(f"{self.url}/healthz", timeout=60) as response:
                 return json.load(response)
         except urllib.error.HTTPError as error:
             return json.load(error)
 
-    def output(self) -> str:
-        return self.log_path.read_text(errors="replace")[-6000:]
+    def output(self, tail: int | None = 8000) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return text[-tail:] if tail else text
+
+    def api(self, path: str) -> dict:
+        """GET a JSON document from the site, e.g. ``api("/api/predictions/")``."""
+        with urllib.request.urlopen(f"{self.url}{path}", timeout=30) as response:
+            return json.load(response)
+
+    def remove_files(self, keep_log: Path | None = None) -> None:
+        """Delete this run's files, first copying the server's log to ``keep_log``."""
+        if keep_log is not None and self.log_path.exists():
+            keep_log.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(self.log_path, keep_log)
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
     def pids(self) -> list[int]:
         """The gunicorn master and its workers."""
