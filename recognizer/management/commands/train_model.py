@@ -1,0 +1,106 @@
+"""Train the digit recogniser's CNN on MNIST and write the model with its metadata.
+
+Why a management command: training must be reproducible by anyone with the repository
+and the MNIST files, with the project's settings (data folder, model path) and no extra
+scripts. The work itself lives in recognizer.training; this only parses options.
+"""
+
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from recognizer.mnist_data import MnistDataError, load_mnist
+
+
+def positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError(value)
+    return number
+
+
+class Command(BaseCommand):
+    help = (
+        "Train the MNIST CNN with augmentation (rotation, shift, zoom, stroke width) and "
+        "save it in Keras format, with a metadata JSON of the same name beside it (version, "
+        "test accuracy, data checksums, input convention, unsure threshold). Reads the four "
+        "MNIST IDX .gz files (or a Keras mnist.npz) from --data. Deterministic for a given "
+        "--seed on the same machine and library versions. Example: "
+        "manage.py train_model (the defaults reproduce the shipped model), or "
+        "manage.py train_model --epochs 1 --limit 2000 --output /tmp/smoke.keras"
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        from recognizer.training import TrainingConfig
+
+        defaults = TrainingConfig()
+        parser.add_argument(
+            "--data",
+            type=Path,
+            default=None,
+            help="Folder with the MNIST files (default: settings.MNIST_DATA_DIR, i.e. "
+            "$MNIST_DATA or ../shared/datasets/mnist).",
+        )
+        parser.add_argument(
+            "--output",
+            type=Path,
+            default=None,
+            help="Where to write the .keras model (default: settings.MODEL_PATH). The "
+            "metadata goes beside it with a .json suffix.",
+        )
+        parser.add_argument(
+            "--epochs", type=positive_int, default=defaults.epochs, help="Training epochs."
+        )
+        parser.add_argument(
+            "--batch-size", type=positive_int, default=defaults.batch_size, help="Batch size."
+        )
+        parser.add_argument(
+            "--seed", type=int, default=defaults.seed, help="Random seed for everything."
+        )
+        parser.add_argument(
+            "--limit",
+            type=positive_int,
+            default=None,
+            help="Use only N training and N test images (quick smoke runs; the result is "
+            "not a usable model).",
+        )
+
+    def handle(self, *args, **options) -> None:
+        data_dir = options["data"] or Path(settings.MNIST_DATA_DIR)
+        output = options["output"] or Path(settings.MODEL_PATH)
+        if output.suffix != ".keras":
+            raise CommandError(f"--output must end in .keras, not {output.name!r}.")
+        try:
+            data = load_mnist(data_dir)
+        except MnistDataError as exc:
+            raise CommandError(str(exc)) from None
+
+        # Imported here so that `manage.py help` and option errors stay fast.
+        from recognizer.training import TrainingConfig, train
+
+        defaults = TrainingConfig()
+        config = TrainingConfig(
+            epochs=options["epochs"],
+            batch_size=options["batch_size"],
+            seed=options["seed"],
+            limit=options["limit"],
+            validation_size=defaults.validation_size,
+        )
+        verbosity = options["verbosity"]
+        # Progress bars on a terminal, one line per epoch in logs.
+        keras_verbose = 0 if verbosity == 0 else (1 if self.stdout.isatty() else 2)
+        metadata = train(
+            data,
+            config,
+            output,
+            verbose=keras_verbose,
+            log=lambda message: self.stdout.write(message) if verbosity else None,
+        )
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Saved {output} (version {metadata['version']}, test accuracy "
+                f"{metadata['test_accuracy']:.2%}, unsure threshold "
+                f"{metadata['unsure_threshold']})."
+            )
+        )

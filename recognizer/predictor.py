@@ -1,0 +1,237 @@
+"""The predictor service: the trained model, loaded once per process, behind a fast path.
+
+Why not ``model.predict``: it rebuilds a data pipeline on every call (about 120 ms
+here), which would dominate a web request. Instead the model is wrapped once in
+``tf.function``s with fixed input signatures (one for a single image, one for
+batches) and their concrete functions are called directly: under 1 ms per image.
+
+Threads: TensorFlow's intra/inter-op pools default to 1 thread each here
+(MNIST_TF_INTRA_THREADS / MNIST_TF_INTER_THREADS; 0 lets TensorFlow choose). One
+image is fastest on one thread, and a web server gets its parallelism from workers.
+
+"Unsure": a prediction is flagged when its top probability is below the threshold
+stored in the model's metadata (chosen on held-out validation data, see
+recognizer.training.UNSURE_RULE), or when the ink does not look like one digit
+(several large pieces far apart, or ink much wider than tall; see
+recognizer.preprocessing.InkReport).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+
+from recognizer.preprocessing import InkReport, preprocess_with_report
+
+# Before TensorFlow is first imported, or its C++ start-up messages get through.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+logger = logging.getLogger(__name__)
+
+IMAGE_SIDE = 28
+BATCH_SIZE = 256  # chunk size of predict_arrays: big enough to amortise per-call overhead
+DEFAULT_UNSURE_THRESHOLD = 0.80  # only used when a model comes without its metadata
+
+
+class ModelUnavailable(RuntimeError):
+    """The model file is missing or cannot be loaded."""
+
+
+@dataclass(frozen=True)
+class Prediction:
+    digit: int
+    confidence: float
+    probabilities: tuple[float, ...]  # ten floats, index = digit
+    model_version: str
+    model_input: np.ndarray  # the 28x28 uint8 array the model saw
+    unsure: bool
+
+
+def _threads(name: str) -> int:
+    raw = os.environ.get(name, "1").strip() or "1"
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ModelUnavailable(f"{name} must be a whole number, not {raw!r}") from None
+    return max(value, 0)
+
+
+def _configure_tensorflow_threads(intra: int | None, inter: int | None) -> None:
+    import tensorflow as tf
+
+    intra = _threads("MNIST_TF_INTRA_THREADS") if intra is None else intra
+    inter = _threads("MNIST_TF_INTER_THREADS") if inter is None else inter
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(intra)
+        tf.config.threading.set_inter_op_parallelism_threads(inter)
+    except RuntimeError:
+        # TensorFlow already ran something in this process (e.g. training in the same
+        # test session); its pools are fixed by then, which is harmless.
+        logger.debug("TensorFlow thread pools already initialised; keeping them")
+
+
+def read_metadata(model_path: Path) -> dict[str, Any]:
+    path = Path(model_path).with_suffix(".json")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        logger.warning("Ignoring unreadable model metadata %s: %s", path, exc)
+        return {}
+
+
+class Predictor:
+    """One loaded model with its compiled single-image and batch functions.
+
+    Safe to share between threads: the functions are traced once, here, and calling
+    a concrete TensorFlow function concurrently is supported.
+    """
+
+    def __init__(
+        self, model_path: Path, intra_threads: int | None = None, inter_threads: int | None = None
+    ) -> None:
+        """Load the model. Thread counts default to the MNIST_TF_*_THREADS variables;
+        they only take effect if TensorFlow has not run anything in this process yet."""
+        self.model_path = Path(model_path)
+        if not self.model_path.is_file():
+            raise ModelUnavailable(
+                f"The model file {self.model_path} does not exist: train it with "
+                "`manage.py train_model` or set MNIST_MODEL_PATH."
+            )
+        _configure_tensorflow_threads(intra_threads, inter_threads)
+        import keras
+        import tensorflow as tf
+
+        try:
+            self.model = keras.models.load_model(self.model_path, compile=False)
+        except Exception as exc:  # a damaged or foreign file: many possible errors
+            raise ModelUnavailable(
+                f"The model file {self.model_path} cannot be loaded: {exc}"
+            ) from exc
+        self.metadata = read_metadata(self.model_path)
+        self.version = str(self.metadata.get("version") or f"unversioned-{self.model_path.name}")
+        self.unsure_threshold = float(
+            self.metadata.get("unsure_threshold", DEFAULT_UNSURE_THRESHOLD)
+        )
+
+        model = self.model
+
+        def forward(images):
+            return model(images, training=False)
+
+        side = IMAGE_SIDE
+        self._single = tf.function(forward).get_concrete_function(
+            tf.TensorSpec([1, side, side], tf.float32)
+        )
+        self._batch = tf.function(forward).get_concrete_function(
+            tf.TensorSpec([BATCH_SIZE, side, side], tf.float32)
+        )
+
+    def probabilities_for(self, model_input: np.ndarray) -> np.ndarray:
+        """Ten probabilities for one 28x28 array (uint8 values, MNIST convention)."""
+        x = np.asarray(model_input, dtype=np.float32).reshape(1, IMAGE_SIDE, IMAGE_SIDE)
+        return self._single(x).numpy()[0]
+
+    def predict_image(self, data: bytes) -> Prediction:
+        model_input, report = preprocess_with_report(data)
+        probabilities = self.probabilities_for(model_input)
+        return self._prediction(model_input, probabilities, report)
+
+    def _prediction(
+        self, model_input: np.ndarray, probabilities: np.ndarray, report: InkReport
+    ) -> Prediction:
+        digit = int(np.argmax(probabilities))
+        confidence = float(probabilities[digit])
+        return Prediction(
+            digit=digit,
+            confidence=confidence,
+            probabilities=tuple(float(p) for p in probabilities),
+            model_version=self.version,
+            model_input=model_input,
+            unsure=confidence < self.unsure_threshold or not report.looks_like_one_digit,
+        )
+
+    def predict_arrays(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x = np.asarray(x)
+        if x.ndim != 3 or x.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE):
+            raise ValueError(f"expected an N x 28 x 28 array, got shape {x.shape}")
+        probabilities = np.empty((len(x), 10), dtype=np.float32)
+        chunk = np.zeros((BATCH_SIZE, IMAGE_SIDE, IMAGE_SIDE), dtype=np.float32)
+        for start in range(0, len(x), BATCH_SIZE):
+            part = x[start : start + BATCH_SIZE]
+            # Fixed-size chunks (the last one zero-padded) so one traced graph serves all.
+            chunk[: len(part)] = part
+            chunk[len(part) :] = 0
+            probabilities[start : start + len(part)] = self._batch(chunk).numpy()[: len(part)]
+        return probabilities.argmax(axis=1), probabilities
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "path": str(self.model_path),
+            "test_accuracy": self.metadata.get("test_accuracy"),
+            "unsure_threshold": self.unsure_threshold,
+            "loaded": True,
+            "available": True,
+        }
+
+
+_predictor: Predictor | None = None
+_lock = threading.Lock()
+
+
+def get_predictor() -> Predictor:
+    """The process's predictor, loaded on first use (once, even with many threads)."""
+    global _predictor
+    if _predictor is None:
+        with _lock:
+            if _predictor is None:
+                _predictor = Predictor(Path(settings.MODEL_PATH))
+    return _predictor
+
+
+def warm_up() -> Predictor:
+    """Load the model and run one prediction on each path, so that the first real
+    request does not pay for loading and tracing. Call it when a worker starts."""
+    predictor = get_predictor()
+    predictor.probabilities_for(np.zeros((IMAGE_SIDE, IMAGE_SIDE), dtype=np.uint8))
+    predictor.predict_arrays(np.zeros((1, IMAGE_SIDE, IMAGE_SIDE), dtype=np.uint8))
+    return predictor
+
+
+def predict_image(data: bytes) -> Prediction:
+    """Predict the digit in an image file's bytes. Raises InvalidImage for bad input
+    and ModelUnavailable when there is no model."""
+    return get_predictor().predict_image(data)
+
+
+def predict_arrays(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Digits (N,) and probabilities (N, 10) for N 28x28 arrays already in MNIST
+    convention (uint8 values, white on black)."""
+    return get_predictor().predict_arrays(x)
+
+
+def model_info() -> dict[str, Any]:
+    """For a health endpoint: the model's version, path, test accuracy and whether it
+    is loaded in this process. Does not load the model."""
+    if _predictor is not None:
+        return _predictor.info()
+    path = Path(settings.MODEL_PATH)
+    metadata = read_metadata(path)
+    return {
+        "version": metadata.get("version"),
+        "path": str(path),
+        "test_accuracy": metadata.get("test_accuracy"),
+        "unsure_threshold": metadata.get("unsure_threshold"),
+        "loaded": False,
+        "available": path.is_file(),
+    }

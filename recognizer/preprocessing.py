@@ -1,0 +1,278 @@
+"""Turn any image a user sends (canvas drawing or upload) into a 28x28 MNIST-style array.
+
+One code path for the canvas and for uploads, so both are judged the same way. The
+steps follow how MNIST itself was made: the ink is cropped, scaled so its longest side
+is 20 px (keeping the aspect ratio, with antialiasing) and placed in a 28x28 frame so
+that its centre of mass is at the centre (pixel 14, 14), white on black.
+
+Only bytes Pillow can decode as PNG, JPEG, GIF, WebP or BMP are accepted; every failure
+becomes :class:`InvalidImage`, whose message can be shown to the user as it is.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+from django.conf import settings
+from PIL import Image, ImageOps
+
+ACCEPTED_FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP")
+OUTPUT_SIDE = 28
+DIGIT_BOX = 20  # MNIST's digits fit a 20x20 box inside the 28x28 frame
+CENTRE = 14.0  # MNIST's mean centre of mass, in pixel-index coordinates
+# Big photos are first reduced to this many pixels on their longest side: a 28x28
+# result needs no more detail, and it bounds the memory and time per request.
+WORKING_SIDE = 512
+MIN_CONTRAST = 32  # ink must differ from the background by this much (0-255) to count
+NOISE_FLOOR = 0.2  # pixels below this fraction of the strongest ink are background
+MIN_INK_PIXELS = 8
+
+# Thresholds for "does not look like one digit", measured on the 28x28 result.
+COMPONENT_INK = 0.15  # a component "counts" when it holds this share of the ink
+COMPONENT_GAP = 4  # px between two counting components' bounding boxes
+MAX_WIDTH_RATIO = 3.5  # ink this many times wider than tall is no digit
+
+
+class InvalidImage(ValueError):
+    """The bytes are not a usable digit image; str() is a message for the user."""
+
+
+@dataclass(frozen=True)
+class InkReport:
+    """What preprocessing noticed about the ink, for the predictor's "unsure" flag."""
+
+    components: int  # connected pieces holding at least COMPONENT_INK of the ink
+    max_gap: int  # largest gap in px between such pieces' bounding boxes (0 if one)
+    width_ratio: float  # width / height of the ink's bounding box
+
+    @property
+    def looks_like_one_digit(self) -> bool:
+        return self.max_gap < COMPONENT_GAP and self.width_ratio <= MAX_WIDTH_RATIO
+
+
+def preprocess_image(data: bytes) -> np.ndarray:
+    """Decode ``data`` and return a 28x28 uint8 array: white digit on black, MNIST-centred.
+
+    Raises InvalidImage for anything that is not a readable, non-blank image within
+    settings.MAX_IMAGE_PIXELS.
+    """
+    return preprocess_with_report(data)[0]
+
+
+def preprocess_with_report(data: bytes) -> tuple[np.ndarray, InkReport]:
+    grey = _decode_to_grey(data)
+    ink = _to_white_on_black(grey)
+    digit = _crop_and_centre(ink)
+    return digit, inspect_ink(digit)
+
+
+def encode_png(array: np.ndarray) -> bytes:
+    """The 28x28 array as a small greyscale PNG (for thumbnails)."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(array, dtype=np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+# --- Decoding ------------------------------------------------------------------------
+
+
+def _open(data: bytes) -> Image.Image:
+    if not data:
+        raise InvalidImage("The file is empty.")
+    limit = settings.MAX_IMAGE_PIXELS
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns between its limit and twice it; treat that as an error.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InvalidImage(f"The image is too large: at most {limit:,} pixels.") from None
+    except Exception:
+        # UnidentifiedImageError, and whatever a damaged header makes a plugin raise.
+        raise InvalidImage(
+            "This file is not an image Pillow can read (PNG, JPEG, GIF, WebP or BMP)."
+        ) from None
+    # Checked before any pixel is decoded: the header alone gives the size.
+    width, height = image.size
+    if width * height > limit:
+        raise InvalidImage(f"The image is too large: at most {limit:,} pixels.")
+    if width < 1 or height < 1:
+        raise InvalidImage("The image has no pixels.")
+    return image
+
+
+def _decode_to_grey(data: bytes) -> np.ndarray:
+    """Decode the first frame and return grey levels (float32, 0-255) with any
+    transparency flattened onto a background that contrasts with the ink."""
+    image = _open(data)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            if image.format == "JPEG":
+                # Let libjpeg decode at reduced size: much faster for large photos.
+                image.draft("RGB", (WORKING_SIDE, WORKING_SIDE))
+            image.seek(0)  # GIF / WebP animations: the first frame
+            image.load()
+            # Phone photos store their rotation in EXIF.
+            ImageOps.exif_transpose(image, in_place=True)
+            grey = _grey_levels(image)
+    except InvalidImage:
+        raise
+    except Exception:
+        # Truncated files ("image file is truncated"), broken chunks, bad palettes...
+        raise InvalidImage(
+            "The image is damaged or truncated: Pillow could not decode it."
+        ) from None
+    return grey
+
+
+def _grey_levels(image: Image.Image) -> np.ndarray:
+    if image.mode.startswith("I") or image.mode == "F":
+        # 16/32-bit and float greys: Pillow's convert("L") would clip, not rescale.
+        values = np.asarray(image, dtype=np.float32)
+        top = 255.0 if values.max() <= 255 else 65535.0 if values.max() <= 65535 else values.max()
+        image = Image.fromarray(values * (255.0 / top))
+        return _reduce(image)
+
+    has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or ("transparency" in image.info)
+    if not has_alpha:
+        return _reduce(image.convert("L"))
+
+    rgba = _reduce_image(image.convert("RGBA"))
+    pixels = np.asarray(rgba, dtype=np.float32)
+    alpha = pixels[..., 3] / 255.0
+    luminance = pixels[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    # The strokes are the opaque pixels: flatten onto white when they are dark (black
+    # pen on a transparent canvas), onto black when they are light.
+    opaque = alpha.sum()
+    ink_level = (luminance * alpha).sum() / opaque if opaque > 0 else 0.0
+    background = 255.0 if ink_level < 128 else 0.0
+    return luminance * alpha + background * (1.0 - alpha)
+
+
+def _reduce_image(image: Image.Image) -> Image.Image:
+    longest = max(image.size)
+    if longest <= WORKING_SIDE:
+        return image
+    scale = WORKING_SIDE / longest
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    # BOX averages whole source areas, so thin strokes survive as grey.
+    return image.resize(size, Image.Resampling.BOX)
+
+
+def _reduce(image: Image.Image) -> np.ndarray:
+    return np.asarray(_reduce_image(image), dtype=np.float32)
+
+
+# --- Polarity, crop, scale, centre -----------------------------------------------------
+
+
+def _to_white_on_black(grey: np.ndarray) -> np.ndarray:
+    """Ink strength (0 = background, up to 255) whatever the polarity of the original."""
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    background = float(np.median(border))
+    # Ink is what differs from the background; its side tells the polarity. Dark ink
+    # on paper pulls the mean below the background, light ink on a board above it.
+    if grey.mean() <= background:
+        ink = background - grey
+    else:
+        ink = grey - background
+    np.clip(ink, 0, None, out=ink)
+    strongest = float(ink.max())
+    if strongest < MIN_CONTRAST:
+        raise InvalidImage("The image is blank: draw a digit first.")
+    # Stretch so the strongest ink is 255 as in MNIST (pencil on paper is rarely black)
+    # and drop faint noise (paper texture, JPEG ringing, shadows).
+    ink *= 255.0 / strongest
+    ink[ink < 255.0 * NOISE_FLOOR] = 0.0
+    return ink
+
+
+def _crop_and_centre(ink: np.ndarray) -> np.ndarray:
+    rows = np.flatnonzero(ink.any(axis=1))
+    cols = np.flatnonzero(ink.any(axis=0))
+    if np.count_nonzero(ink) < MIN_INK_PIXELS:
+        raise InvalidImage("The image is blank: draw a digit first.")
+    top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    if max(bottom - top, right - left) < max(3, 0.02 * max(ink.shape)):
+        raise InvalidImage("The image is nearly blank: draw a bigger digit.")
+    crop = ink[top:bottom, left:right]
+
+    height, width = crop.shape
+    scale = DIGIT_BOX / max(height, width)
+    new_size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    # Lanczos on the float image: antialiased like MNIST; clipping removes its ringing.
+    resized = Image.fromarray(crop).resize(new_size, Image.Resampling.LANCZOS)
+    digit = np.clip(np.asarray(resized), 0, 255)
+
+    frame = np.zeros((OUTPUT_SIDE, OUTPUT_SIDE), dtype=np.float32)
+    total = digit.sum()
+    if total <= 0:
+        raise InvalidImage("The image is blank: draw a digit first.")
+    cy = (digit.sum(axis=1) @ np.arange(digit.shape[0])) / total
+    cx = (digit.sum(axis=0) @ np.arange(digit.shape[1])) / total
+    # Whole-pixel shifts, as in MNIST; clamped so that no ink leaves the frame.
+    y0 = int(np.clip(round(CENTRE - cy), 0, OUTPUT_SIDE - digit.shape[0]))
+    x0 = int(np.clip(round(CENTRE - cx), 0, OUTPUT_SIDE - digit.shape[1]))
+    frame[y0 : y0 + digit.shape[0], x0 : x0 + digit.shape[1]] = digit
+    return np.rint(frame).astype(np.uint8)
+
+
+# --- "Does this look like one digit?" -----------------------------------------------------
+
+
+def inspect_ink(digit: np.ndarray) -> InkReport:
+    """Connected pieces of the 28x28 ink, their spacing, and the ink's width ratio."""
+    mask = digit >= 64
+    if not mask.any():
+        return InkReport(components=0, max_gap=0, width_ratio=1.0)
+    boxes = _component_boxes(mask)
+    total = mask.sum()
+    big = [box for size, box in boxes if size >= COMPONENT_INK * total]
+    max_gap = 0
+    for i, a in enumerate(big):
+        for b in big[i + 1 :]:
+            max_gap = max(max_gap, _box_gap(a, b))
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    height, width = rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
+    return InkReport(components=len(big), max_gap=int(max_gap), width_ratio=float(width / height))
+
+
+def _component_boxes(mask: np.ndarray) -> list[tuple[int, tuple[int, int, int, int]]]:
+    """(size, (top, left, bottom, right)) of each 8-connected component; 28x28 is small
+    enough for a plain flood fill."""
+    height, width = mask.shape
+    seen = [[False] * width for _ in range(height)]
+    ink = mask.tolist()  # plain lists: far faster than indexing numpy one pixel at a time
+    found = []
+    for y, x in zip(*np.nonzero(mask), strict=True):
+        y, x = int(y), int(x)
+        if seen[y][x]:
+            continue
+        seen[y][x] = True
+        queue = deque([(y, x)])
+        size, top, left, bottom, right = 0, y, x, y, x
+        while queue:
+            cy, cx = queue.popleft()
+            size += 1
+            top, bottom = min(top, cy), max(bottom, cy)
+            left, right = min(left, cx), max(right, cx)
+            for ny in (cy - 1, cy, cy + 1):
+                for nx in (cx - 1, cx, cx + 1):
+                    if 0 <= ny < height and 0 <= nx < width and ink[ny][nx] and not seen[ny][nx]:
+                        seen[ny][nx] = True
+                        queue.append((ny, nx))
+        found.append((size, (top, left, bottom, right)))
+    return found
+
+
+def _box_gap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> int:
+    """Chebyshev gap between two boxes (0 when they overlap or touch)."""
+    dy = max(0, max(a[0], b[0]) - min(a[2], b[2]) - 1)
+    dx = max(0, max(a[1], b[1]) - min(a[3], b[3]) - 1)
+    return max(dy, dx)

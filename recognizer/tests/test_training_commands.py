@@ -1,0 +1,231 @@
+"""The train_model, evaluate_model and predict management commands."""
+
+import gzip
+import hashlib
+import io
+import json
+import shutil
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.conf import settings
+from django.core.management import CommandError, call_command
+from PIL import Image, ImageDraw
+
+from recognizer.mnist_data import IDX_FILES, load_mnist
+
+MANAGE = Path(settings.BASE_DIR) / "manage.py"
+METADATA_KEYS = {
+    "version",
+    "test_accuracy",
+    "parameters",
+    "trained_at",
+    "data",
+    "model_sha256",
+    "input",
+    "unsure_threshold",
+    "unsure_rule",
+}
+
+
+@pytest.fixture(scope="module")
+def data_dir() -> Path:
+    folder = Path(settings.MNIST_DATA_DIR)
+    if not folder.is_dir():
+        pytest.skip(f"MNIST data not found at {folder}: set MNIST_DATA")
+    return folder
+
+
+def run_manage(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(MANAGE), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=settings.BASE_DIR,
+    )
+
+
+def copy_data(source: Path, target: Path) -> Path:
+    target.mkdir()
+    for name in IDX_FILES.values():
+        shutil.copy(source / name, target / name)
+    return target
+
+
+def digit_png(path: Path) -> Path:
+    """A clear 7 in black marker on white."""
+    image = Image.new("L", (280, 280), 255)
+    ImageDraw.Draw(image).line([(60, 50), (220, 50), (120, 240)], fill=0, width=22)
+    image.save(path)
+    return path
+
+
+def test_train_model_reports_a_missing_data_folder(tmp_path):
+    with pytest.raises(CommandError, match="does not exist"):
+        call_command("train_model", data=tmp_path / "nowhere", output=tmp_path / "m.keras")
+
+
+def test_train_model_reports_a_folder_without_the_files(tmp_path):
+    with pytest.raises(CommandError, match="lacks"):
+        call_command("train_model", data=tmp_path, output=tmp_path / "m.keras")
+
+
+def write_gzip(path: Path, payload: bytes) -> None:
+    with gzip.open(path, "wb") as handle:
+        handle.write(payload)
+
+
+CORRUPTIONS = {
+    "bad-magic": (
+        lambda path: write_gzip(path, struct.pack(">ii", 1234, 60_000) + bytes(60_000)),
+        "wrong magic number",
+    ),
+    "truncated-gzip": (
+        lambda path: path.write_bytes(path.read_bytes()[:10_000]),
+        "not a readable gzip file",
+    ),
+    "wrong-count": (
+        lambda path: write_gzip(path, struct.pack(">ii", 2049, 59_999) + bytes(59_999)),
+        "holds 59999 items, expected 60000",
+    ),
+    "truncated-data": (
+        lambda path: write_gzip(path, struct.pack(">ii", 2049, 60_000) + bytes(50_000)),
+        "truncated",
+    ),
+    "not-gzip": (lambda path: path.write_text("hello"), "not a readable gzip file"),
+}
+
+
+@pytest.mark.parametrize("kind", CORRUPTIONS)
+def test_train_model_reports_a_corrupt_data_file(kind, data_dir, tmp_path):
+    folder = copy_data(data_dir, tmp_path / "mnist")
+    corrupt, message = CORRUPTIONS[kind]
+    corrupt(folder / IDX_FILES["train_labels"])
+    with pytest.raises(CommandError, match=message) as caught:
+        call_command("train_model", data=folder, output=tmp_path / "m.keras")
+    assert IDX_FILES["train_labels"] in str(caught.value)
+
+
+@pytest.mark.slow
+def test_train_model_fails_cleanly_from_the_shell(tmp_path):
+    result = run_manage("train_model", "--data", str(tmp_path / "nowhere"))
+    assert result.returncode == 1
+    assert "does not exist" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_data_reader_reads_a_keras_npz_file(data_dir, tmp_path):
+    mnist = load_mnist(data_dir)
+    np.savez_compressed(
+        tmp_path / "mnist.npz",
+        x_train=mnist.x_train,
+        y_train=mnist.y_train,
+        x_test=mnist.x_test,
+        y_test=mnist.y_test,
+    )
+    from_npz = load_mnist(tmp_path)
+    assert from_npz.source == "npz"
+    assert np.array_equal(from_npz.x_test, mnist.x_test)
+    assert set(from_npz.checksums) == {"mnist.npz"}
+
+
+def test_checksums_are_the_published_sha256_of_the_four_files(data_dir):
+    checksums = load_mnist(data_dir).checksums
+    assert checksums["t10k-labels-idx1-ubyte.gz"] == (
+        "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6"
+    )
+    assert set(checksums) == set(IDX_FILES.values())
+
+
+@pytest.mark.slow
+def test_a_tiny_training_run_writes_a_loadable_model_and_its_metadata(data_dir, tmp_path):
+    import keras
+
+    output = tmp_path / "tiny.keras"
+    out = io.StringIO()
+    call_command(
+        "train_model", epochs=1, limit=2000, batch_size=100, output=output, stdout=out, verbosity=1
+    )
+    assert "Saved" in out.getvalue()
+    model = keras.models.load_model(output, compile=False)
+    assert model.input_shape == (None, 28, 28)
+    assert model.output_shape == (None, 10)
+
+    metadata = json.loads(output.with_suffix(".json").read_text())
+    assert METADATA_KEYS <= set(metadata)
+    assert metadata["training"]["limit"] == 2000
+    assert metadata["training"]["epochs"] == 1
+    assert metadata["parameters"] == model.count_params()
+    assert set(metadata["data"]["sha256"]) == set(IDX_FILES.values())
+    assert 0.5 <= metadata["unsure_threshold"] < 1.0
+    assert metadata["model_sha256"] == hashlib.sha256(output.read_bytes()).hexdigest()
+
+
+def test_train_model_refuses_an_output_that_is_not_keras_format(tmp_path):
+    with pytest.raises(CommandError, match=".keras"):
+        call_command("train_model", output=tmp_path / "model.h5")
+
+
+def test_the_shipped_metadata_describes_the_shipped_model():
+    model_path = Path(settings.MODEL_PATH)
+    metadata = json.loads(model_path.with_suffix(".json").read_text())
+    assert METADATA_KEYS <= set(metadata)
+    assert metadata["test_accuracy"] >= 0.995
+    assert metadata["model_sha256"] == hashlib.sha256(model_path.read_bytes()).hexdigest()
+    assert metadata["training"]["limit"] is None
+
+
+@pytest.mark.slow
+def test_evaluate_model_prints_accuracy_and_the_confusion_matrix(data_dir, tmp_path):
+    out = io.StringIO()
+    plot = tmp_path / "confusion.png"
+    call_command("evaluate_model", plot=plot, stdout=out)
+    text = out.getvalue()
+    assert "Test accuracy: 99." in text
+    assert "Confusion matrix" in text
+    # Ten matrix rows, each a digit then ten counts; the counts add up to 10,000.
+    rows = [line.split() for line in text.splitlines() if len(line.split()) == 11]
+    counts = np.array([[int(n) for n in row[1:]] for row in rows[-10:]])
+    assert counts.sum() == 10_000
+    assert np.trace(counts) >= 9_950
+    with Image.open(plot) as image:
+        assert image.format == "PNG"
+        assert image.width >= 400
+
+
+def test_evaluate_model_reports_a_missing_model(data_dir, tmp_path):
+    with pytest.raises(CommandError, match="does not exist"):
+        call_command("evaluate_model", model=tmp_path / "missing.keras")
+
+
+def test_predict_prints_the_digit_for_an_image(tmp_path):
+    out = io.StringIO()
+    call_command("predict", str(digit_png(tmp_path / "seven.png")), stdout=out)
+    assert "seven.png: 7 (confidence" in out.getvalue()
+
+
+def test_predict_goes_on_after_a_bad_file_and_fails_with_status_2(tmp_path):
+    good = digit_png(tmp_path / "seven.png")
+    text = tmp_path / "notes.png"
+    text.write_text("not an image")
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.raises(CommandError) as caught:
+        call_command("predict", str(text), str(good), stdout=out, stderr=err)
+    assert caught.value.returncode == 2
+    assert "seven.png: 7" in out.getvalue()
+    assert "not an image Pillow can read" in err.getvalue()
+
+
+@pytest.mark.slow
+def test_predict_exits_with_status_2_from_the_shell(tmp_path):
+    good = digit_png(tmp_path / "seven.png")
+    result = run_manage("predict", str(good), str(tmp_path / "missing.png"))
+    assert result.returncode == 2
+    assert "seven.png: 7" in result.stdout
+    assert "missing.png: No such file or directory" in result.stderr
+    assert "Traceback" not in result.stderr
