@@ -65,3 +65,37 @@ def test_the_development_secret_key_fails_the_deploy_check():
     result = run_manage("check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode != 0
     assert "security.W009" in result.stderr + result.stdout
+
+
+def test_the_production_example_passes_the_deploy_check():
+    lines = (ROOT / "production.env.example").read_text().splitlines()
+    env = dict(line.split("=", 1) for line in lines if line.strip() and not line.startswith("#"))
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", **env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_over_https_it_sends_hsts_and_marks_cookies_secure():
+    script = (
+        "import django; django.setup()\n"
+        "from django.test import Client\n"
+        "r = Client().get('/upload/', secure=True, HTTP_HOST='digits.example.com')\n"
+        "print(r.status_code, r['Strict-Transport-Security'], r.cookies['csrftoken']['secure'])\n"
+        "print(Client().get('/upload/', HTTP_HOST='digits.example.com').status_code)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "mnistsite.settings",
+            "DJANGO_HTTPS": "true",
+            "DJANGO_ALLOWED_HOSTS": "digits.example.com",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    secure_line, plain_line = result.stdout.strip().splitlines()[-2:]
+    assert secure_line == "200 max-age=31536000; includeSubDomains True"
+    assert plain_line == "301"  # plain HTTP is redirected to HTTPS
