@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
-from recognizer import inputs, storage
+from recognizer import inputs, openapi, storage
 from recognizer.forms import HistoryFilterForm, LabelForm
 from recognizer.models import SOURCE_CANVAS, SOURCE_UPLOAD, SOURCES, PredictRecord
 from recognizer.preprocessing import InvalidImage
@@ -183,3 +183,8 @@ def prediction(request: HttpRequest, record_id: uuid.UUID) -> JsonResponse:
                 raise ApiError(form.errors["label"][0])
         record = storage.set_label(record.id, label)
     return JsonResponse(record_json(record))
+
+
+@api_view(("GET",))
+def openapi_document(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(openapi.SPEC)

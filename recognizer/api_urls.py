@@ -8,4 +8,5 @@ urlpatterns = [
     # /api/
     path("predictions/", api.predictions, name="predictions"),
     path("predictions/<uuid:record_id>/", api.prediction, name="prediction"),
+    path("openapi.json", api.openapi_document, name="openapi"),
 ]

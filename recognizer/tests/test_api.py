@@ -162,3 +162,21 @@ def test_a_wrong_method_is_a_json_405(client):
     response = client.delete("/api/predictions/")
     assert response.status_code == 405
     assert response["Allow"] == "GET, POST"
+
+
+def test_the_openapi_document_describes_what_the_api_returns(client, draw_png):
+    from jsonschema import Draft202012Validator
+
+    spec = client.get("/api/openapi.json").json()
+    assert spec["openapi"].startswith("3.1")
+    record_schema = spec["components"]["schemas"]["Record"]
+    Draft202012Validator.check_schema(record_schema)
+
+    created = client.post(
+        "/api/predictions/", {"image": SimpleUploadedFile("1.png", draw_png("1"))}
+    )
+    Draft202012Validator(record_schema).validate(created.json())
+    assert set(created.json()) - {"spooled"} == set(record_schema["properties"])
+    for path in spec["paths"]:
+        concrete = path.replace("{id}", created.json()["id"])
+        assert client.get(concrete).status_code == 200, path
