@@ -50,13 +50,22 @@ class Command(BaseCommand):
             "metadata goes beside it with a .json suffix.",
         )
         parser.add_argument(
-            "--epochs", type=positive_int, default=defaults.epochs, help="Training epochs."
+            "--epochs",
+            type=positive_int,
+            default=defaults.epochs,
+            help="Training epochs (default %(default)s).",
         )
         parser.add_argument(
-            "--batch-size", type=positive_int, default=defaults.batch_size, help="Batch size."
+            "--batch-size",
+            type=positive_int,
+            default=defaults.batch_size,
+            help="Batch size (default %(default)s).",
         )
         parser.add_argument(
-            "--seed", type=int, default=defaults.seed, help="Random seed for everything."
+            "--seed",
+            type=int,
+            default=defaults.seed,
+            help="Random seed for everything (default %(default)s).",
         )
         parser.add_argument(
             "--limit",
