@@ -42,5 +42,8 @@ lint: install-test
 bench: install
 	$(PY) scripts/bench_predictor.py
 
+loadtest: install cassandra
+	$(PY) scripts/loadtest
+
 clean:
 	rm -rf staticfiles test-artifacts .pytest_cache
