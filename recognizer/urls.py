@@ -9,6 +9,7 @@ urlpatterns = [
     path("", views.draw, name="draw"),
     path("guess/", views.guess, name="guess"),
     path("upload/", views.upload, name="upload"),
+    path("status/", views.status, name="status"),
     # History
     path("history/", views.history, name="history"),
     path("history/<uuid:record_id>/", views.record, name="record"),

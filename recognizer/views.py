@@ -133,6 +133,16 @@ def record(request: HttpRequest, record_id: uuid.UUID) -> HttpResponse:
 
 @never_cache
 @require_GET
+def status(request: HttpRequest) -> HttpResponse:
+    """The health report for people: is the site up, is Cassandra reachable."""
+    report = health_report()
+    return render(
+        request, "recognizer/status.html", {"report": report}, status=200 if report["ok"] else 503
+    )
+
+
+@never_cache
+@require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
     report = health_report()
     return JsonResponse(report, status=200 if report["ok"] else 503)

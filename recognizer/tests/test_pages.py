@@ -236,3 +236,12 @@ def test_pages_send_security_headers(client):
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["X-Frame-Options"] == "DENY"
     assert response["Referrer-Policy"] == "same-origin"
+
+
+def test_the_status_page_says_the_site_is_up_and_cassandra_is_reachable(client):
+    response = client.get("/status/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "The site is up" in html
+    assert "Cassandra is reachable (Cassandra 5.0" in html
+    assert "is loaded (MNIST test accuracy 99." in html
