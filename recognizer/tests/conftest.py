@@ -56,6 +56,27 @@ def keyspace() -> str:
     return connections[CASSANDRA_ALIAS].settings_dict["NAME"]
 
 
+PROBABILITIES = [0.01] * 9 + [0.91]
+
+
+def make_record(at=None, **overrides):
+    """An unsaved record with plausible fields, made at ``at`` (default: now)."""
+    from recognizer import storage
+    from recognizer.record_ids import new_record_id
+
+    fields = {
+        "source": "canvas",
+        "filename": None,
+        "digit": 9,
+        "confidence": 0.91,
+        "probabilities": PROBABILITIES,
+        "model_version": "test",
+        "image": b"\x89PNG-thumbnail",
+    }
+    fields.update(overrides)
+    return storage.new_record(id=new_record_id(at), **fields)
+
+
 def _draw(kind: str, size: int = 280, mode: str = "RGBA") -> bytes:
     """A digit drawn the way the canvas draws it: black strokes on a transparent square."""
     import io

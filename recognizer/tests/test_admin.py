@@ -5,8 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from recognizer import storage
-from recognizer.record_ids import new_record_id
-from recognizer.tests.conftest import BOTH_DATABASES
+from recognizer.tests.conftest import BOTH_DATABASES, make_record
 
 pytestmark = pytest.mark.django_db(databases=BOTH_DATABASES, transaction=True)
 
@@ -14,14 +13,13 @@ pytestmark = pytest.mark.django_db(databases=BOTH_DATABASES, transaction=True)
 @pytest.fixture
 def record(draw_png):
     return storage.save_record(
-        storage.new_record(
-            id=new_record_id(datetime(2026, 5, 6, 7, 8, tzinfo=UTC)),
+        make_record(
+            at=datetime(2026, 5, 6, 7, 8, tzinfo=UTC),
             source="upload",
             filename="<b>bold</b>.png",
             digit=3,
             confidence=0.75,
             probabilities=[0.025] * 9 + [0.75],
-            model_version="test",
             image=draw_png("1", size=28, mode="L"),
         )
     )

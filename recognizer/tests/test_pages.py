@@ -9,8 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from recognizer import storage
-from recognizer.record_ids import new_record_id
-from recognizer.tests.conftest import BOTH_DATABASES
+from recognizer.tests.conftest import BOTH_DATABASES, make_record
 
 pytestmark = pytest.mark.django_db(databases=BOTH_DATABASES, transaction=True)
 
@@ -148,18 +147,8 @@ def test_the_canvas_form_needs_its_csrf_token(draw_png, data_url):
 
 
 def save_at(moment: datetime, digit: int, source: str = "canvas", filename=None):
-    return storage.save_record(
-        storage.new_record(
-            id=new_record_id(moment),
-            source=source,
-            filename=filename,
-            digit=digit,
-            confidence=0.9,
-            probabilities=[0.0] * 10,
-            model_version="test",
-            image=b"\x89PNG",
-        )
-    )
+    record = make_record(at=moment, digit=digit, source=source, filename=filename)
+    return storage.save_record(record)
 
 
 def test_the_history_lists_newest_first_with_pages_and_filters(client):

@@ -5,7 +5,7 @@ import threading
 import pytest
 
 from recognizer import recognition, spool, storage
-from recognizer.tests.conftest import BOTH_DATABASES
+from recognizer.tests.conftest import BOTH_DATABASES, make_record
 
 pytestmark = pytest.mark.django_db(databases=BOTH_DATABASES, transaction=True)
 
@@ -16,21 +16,12 @@ def spool_in_tmp(settings, private_spool):
     return private_spool
 
 
-def make_record(digit: int = 3, filename: str | None = "three.png"):
-    return storage.new_record(
-        source="upload",
-        filename=filename,
-        digit=digit,
-        confidence=0.8,
-        probabilities=[0.02] * 9 + [0.82],
-        unsure=False,
-        model_version="test",
-        image=b"\x89PNG\r\n\x1a\n-bytes",
-    )
+def upload(digit: int = 3, filename: str | None = "three.png"):
+    return make_record(source="upload", digit=digit, filename=filename)
 
 
 def test_a_spooled_record_survives_the_round_trip_exactly():
-    record = make_record(filename='a "quoted"\nname.png')
+    record = upload(filename='a "quoted"\nname.png')
     restored = spool.decode(spool.encode(record))
     for field in ("id", "bucket", "created_at", "source", "filename", "digit", "image", "label"):
         assert getattr(restored, field) == getattr(record, field)
@@ -38,7 +29,7 @@ def test_a_spooled_record_survives_the_round_trip_exactly():
 
 
 def test_replay_writes_spooled_records_to_cassandra_and_empties_the_spool():
-    records = [make_record(digit=d) for d in range(3)]
+    records = [upload(digit=d) for d in range(3)]
     for record in records:
         spool.append(record)
     assert spool.pending_count() == 3
@@ -52,7 +43,7 @@ def test_replay_writes_spooled_records_to_cassandra_and_empties_the_spool():
 
 
 def test_replaying_a_record_that_is_already_stored_keeps_one_copy(cql):
-    record = storage.save_record(make_record())
+    record = storage.save_record(upload())
     spool.append(record)
     spool.append(record)
     assert spool.replay().replayed == 2
@@ -61,7 +52,7 @@ def test_replaying_a_record_that_is_already_stored_keeps_one_copy(cql):
 
 
 def test_a_record_cut_off_by_a_power_loss_is_the_only_one_lost(spool_in_tmp):
-    first, torn, after_restart = make_record(1), make_record(2), make_record(3)
+    first, torn, after_restart = upload(1), upload(2), upload(3)
     spool.append(first)
     spool.append(torn)
     pending = spool_in_tmp / spool.PENDING
@@ -78,7 +69,7 @@ def test_a_record_cut_off_by_a_power_loss_is_the_only_one_lost(spool_in_tmp):
 
 
 def test_concurrent_appends_never_interleave():
-    records = [make_record(digit=n % 10) for n in range(200)]
+    records = [upload(digit=n % 10) for n in range(200)]
     threads = [
         threading.Thread(
             target=lambda chunk: [spool.append(r) for r in chunk], args=(records[i::8],)
@@ -112,7 +103,7 @@ def test_a_prediction_is_spooled_while_cassandra_is_known_to_be_down(settings, d
 def test_replay_spool_command_reports_what_it_did(capsys):
     from django.core.management import call_command
 
-    spool.append(make_record())
+    spool.append(upload())
     call_command("replay_spool", "--dry-run")
     assert "1 record(s) waiting" in capsys.readouterr().out
     call_command("replay_spool")
@@ -121,7 +112,7 @@ def test_replay_spool_command_reports_what_it_did(capsys):
 
 
 def test_the_history_page_and_health_check_say_what_is_waiting(client):
-    spool.append(make_record())
-    spool.append(make_record())
+    spool.append(upload())
+    spool.append(upload())
     assert "2 predictions are waiting" in client.get("/history/").content.decode()
     assert client.get("/healthz").json()["spool"] == {"pending": 2}

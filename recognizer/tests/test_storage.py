@@ -9,26 +9,10 @@ from django.core.management import call_command
 
 from recognizer import storage
 from recognizer.models import PredictRecord
-from recognizer.record_ids import bucket_of, created_at_of, new_record_id
-from recognizer.tests.conftest import BOTH_DATABASES
+from recognizer.record_ids import bucket_of, created_at_of
+from recognizer.tests.conftest import BOTH_DATABASES, PROBABILITIES, make_record
 
 pytestmark = pytest.mark.django_db(databases=BOTH_DATABASES, transaction=True)
-
-PROBABILITIES = [0.01] * 9 + [0.91]
-
-
-def make_record(at: datetime | None = None, **overrides) -> PredictRecord:
-    fields = {
-        "source": "canvas",
-        "filename": None,
-        "digit": 9,
-        "confidence": 0.91,
-        "probabilities": PROBABILITIES,
-        "model_version": "test",
-        "image": b"\x89PNG-thumbnail",
-    }
-    fields.update(overrides)
-    return storage.new_record(id=new_record_id(at), **fields)
 
 
 def test_sync_cassandra_creates_the_keyspace_tables_and_indexes(cql, keyspace):
