@@ -1,20 +1,26 @@
 # Two commands: `make run` serves the site, `make test` runs every test.
-# Both set up what they need (virtualenv, requirements, Cassandra, Chromium)
-# and can be run again safely.
+# Both set up what they need (virtualenv, requirements, Cassandra, Chromium,
+# Docker) and can be run again safely.
 
 PYTHON3 ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 export PYTHON := $(abspath $(PY))
 
-.PHONY: run test install install-test cassandra chromium lint bench loadtest clean
+.PHONY: run test docker-test install install-test cassandra chromium docker lint bench loadtest clean
 
 run: install cassandra
 	scripts/start-web
 
 test: install-test cassandra chromium
 	$(PY) -m ruff check .
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not docker"
+	$(MAKE) docker-test
+
+# The image built from the Dockerfile and the compose stack, run for real
+# (recognizer/tests/test_docker_stack.py); starts dockerd if none answers.
+docker-test: install-test docker
+	$(PY) -m pytest -m docker
 
 install: $(VENV)/.installed
 
@@ -35,6 +41,9 @@ cassandra:
 
 chromium:
 	scripts/install-chromium
+
+docker:
+	scripts/docker-daemon install
 
 lint: install-test
 	$(PY) -m ruff check .

@@ -39,9 +39,15 @@ COMPILERS = ("gcc", "cc", "c++", "g++", "clang", "tcc")
 
 @pytest.fixture(scope="module")
 def report(request):
-    """Print a line in the test run's output as it happens."""
-    terminal = request.config.pluginmanager.get_plugin("terminalreporter")
-    return lambda line: terminal.write_line(f"[docker] {line}")
+    """Print a line in the test run's output as it happens, past pytest's capture."""
+    plugins = request.config.pluginmanager
+    terminal, capture = plugins.get_plugin("terminalreporter"), plugins.get_plugin("capturemanager")
+
+    def write(line: str) -> None:
+        with capture.global_and_fixture_disabled():
+            terminal.write_line(f"[docker] {line}")
+
+    return write
 
 
 @pytest.fixture(scope="module")
@@ -170,26 +176,27 @@ def test_a_prediction_made_while_cassandra_is_down_reaches_it_later(stack, draw_
 
 
 def test_web_runs_as_the_unprivileged_user(stack):
-    processes = run(["docker", "top", stack.container("web"), "-o", "uid,args"]).stdout
-    rows = [line.split(None, 1) for line in processes.splitlines()[1:]]
-    assert rows and any("gunicorn" in args for _, args in rows), processes
-    assert {int(uid) for uid, _ in rows} == {WEB_UID}, processes
+    # Seen from the host: every process of the container (the master, the
+    # worker, a health probe) and its real uid.
+    processes = run(["docker", "top", stack.container("web"), "-o", "pid,uid,args"]).stdout
+    rows = [line.split(None, 2) for line in processes.splitlines()[1:]]
+    assert rows and any("gunicorn" in args for _, _, args in rows), processes
+    assert {int(uid) for _, uid, _ in rows} == {WEB_UID}, processes
 
 
-def test_the_web_image_has_no_compilers_and_its_size_is_reported(stack, report):
-    found = run(
-        [
-            "docker",
-            "run",
-            "--rm",
-            "--entrypoint",
-            "/bin/sh",
-            WEB_IMAGE,
-            "-c",
-            " ".join(f"command -v {name};" for name in COMPILERS) + " true",
-        ]
-    ).stdout
-    assert found.strip() == "", f"compilers in the image: {found}"
+def in_the_image(script: str) -> str:
+    return run(["docker", "run", "--rm", "--entrypoint", "/bin/sh", WEB_IMAGE, "-c", script]).stdout
+
+
+def test_the_web_image_has_no_compilers_nor_test_code_and_its_size_is_reported(stack, report):
+    compilers = in_the_image(" ".join(f"command -v {name};" for name in COMPILERS) + " true")
+    assert compilers.strip() == "", f"compilers in the image: {compilers}"
+    assert "manage.py" in in_the_image("ls /app")  # the listing below can find files
+    test_code = in_the_image(
+        "find /app -name tests -o -name 'test_*.py' -o -name conftest.py -o -name '*_support.py'"
+        " -o -name pyproject.toml -o -name docker"
+    )
+    assert test_code.strip() == "", f"test code in the image: {test_code}"
     size = int(run(["docker", "image", "inspect", "--format", "{{.Size}}", WEB_IMAGE]).stdout)
     report(f"web image size: {size / 1e6:.0f} MB")
     assert size > 0
