@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from recognizer.site_server import ROOT, SiteServer
-from recognizer.tests.conftest import _draw
+from recognizer.tests.support.factories import draw_digit
+from recognizer.tests.support.site_server import ROOT, SiteServer
 
 pytestmark = pytest.mark.outage
 
@@ -36,7 +36,7 @@ class Stream(threading.Thread):
         self.body = json.dumps(
             {
                 "image": "data:image/png;base64,"
-                + __import__("base64").b64encode(_draw("1")).decode()
+                + __import__("base64").b64encode(draw_digit("1")).decode()
             }
         ).encode()
         self.answers: list[dict] = []

@@ -4,8 +4,9 @@ import threading
 
 import pytest
 
-from recognizer import recognition, spool, storage
-from recognizer.tests.conftest import BOTH_DATABASES, make_record
+from recognizer.recognition import pipeline
+from recognizer.storage import records, spool
+from recognizer.tests.support.factories import BOTH_DATABASES, make_record
 
 pytestmark = pytest.mark.django_db(databases=BOTH_DATABASES, transaction=True)
 
@@ -29,8 +30,8 @@ def test_a_spooled_record_survives_the_round_trip_exactly():
 
 
 def test_replay_writes_spooled_records_to_cassandra_and_empties_the_spool():
-    records = [upload(digit=d) for d in range(3)]
-    for record in records:
+    written = [upload(digit=d) for d in range(3)]
+    for record in written:
         spool.append(record)
     assert spool.pending_count() == 3
 
@@ -38,12 +39,12 @@ def test_replay_writes_spooled_records_to_cassandra_and_empties_the_spool():
 
     assert (result.replayed, result.damaged, result.remaining, result.error) == (3, 0, 0, None)
     assert spool.pending_count() == 0
-    for record in records:
-        assert storage.get_record(record.id).digit == record.digit
+    for record in written:
+        assert records.get_record(record.id).digit == record.digit
 
 
 def test_replaying_a_record_that_is_already_stored_keeps_one_copy(cql):
-    record = storage.save_record(upload())
+    record = records.save_record(upload())
     spool.append(record)
     spool.append(record)
     assert spool.replay().replayed == 2
@@ -63,16 +64,16 @@ def test_a_record_cut_off_by_a_power_loss_is_the_only_one_lost(spool_in_tmp):
     result = spool.replay()
 
     assert (result.replayed, result.damaged, result.remaining) == (2, 1, 0)
-    assert storage.get_record(first.id) is not None
-    assert storage.get_record(after_restart.id) is not None
-    assert storage.get_record(torn.id) is None
+    assert records.get_record(first.id) is not None
+    assert records.get_record(after_restart.id) is not None
+    assert records.get_record(torn.id) is None
 
 
 def test_concurrent_appends_never_interleave():
-    records = [upload(digit=n % 10) for n in range(200)]
+    written = [upload(digit=n % 10) for n in range(200)]
     threads = [
         threading.Thread(
-            target=lambda chunk: [spool.append(r) for r in chunk], args=(records[i::8],)
+            target=lambda chunk: [spool.append(r) for r in chunk], args=(written[i::8],)
         )
         for i in range(8)
     ]
@@ -83,21 +84,21 @@ def test_concurrent_appends_never_interleave():
     lines = (spool.spool_dir() / spool.PENDING).read_bytes().splitlines(keepends=True)
     decoded = [spool.decode(line) for line in lines]
     assert None not in decoded
-    assert {r.id for r in decoded} == {r.id for r in records}
+    assert {r.id for r in decoded} == {r.id for r in written}
 
 
 def test_a_prediction_is_spooled_while_cassandra_is_known_to_be_down(settings, draw_png):
     settings.CASSANDRA_RETRY_AFTER = 60
-    storage._outage.failed()
+    records._outage.failed()
     try:
-        record = recognition.recognise_and_store(draw_png("1"), "canvas")
+        record = pipeline.recognise_and_store(draw_png("1"), "canvas")
     finally:
-        storage._outage.recovered()
+        records._outage.recovered()
     assert record.spooled is True
-    assert storage.get_record(record.id) is None
+    assert records.get_record(record.id) is None
     assert spool.pending_count() == 1
     spool.replay()
-    assert storage.get_record(record.id) is not None
+    assert records.get_record(record.id) is not None
 
 
 def test_replay_spool_command_reports_what_it_did(capsys):

@@ -1,12 +1,13 @@
 """What /healthz and the home page report: is the model loaded, is Cassandra answering."""
 
-from recognizer import predictor, spool, storage
+from recognizer.recognition import predictor
+from recognizer.storage import records, spool
 
 
 def cassandra_status() -> dict:
     try:
-        version = storage.cassandra_version()
-    except storage.StorageUnavailable as exc:
+        version = records.cassandra_version()
+    except records.StorageUnavailable as exc:
         return {"ok": False, "detail": str(exc)}
     return {"ok": True, "detail": f"Cassandra {version}"}
 

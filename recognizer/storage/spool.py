@@ -28,8 +28,8 @@ from pathlib import Path
 
 from django.conf import settings
 
-from recognizer import storage
-from recognizer.models import PredictRecord
+from recognizer.storage import records
+from recognizer.storage.models import PredictRecord
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ def decode(line: bytes) -> PredictRecord | None:
         record_id = uuid.UUID(fields.pop("id"))
     except (ValueError, KeyError, TypeError, binascii.Error):
         return None
-    return storage.new_record(id=record_id, image=image, **fields)
+    return records.new_record(id=record_id, image=image, **fields)
 
 
 def append(record: PredictRecord) -> None:
@@ -159,8 +159,8 @@ def replay() -> ReplayResult:
                     log.warning("Skipped a damaged spool record in %s", path.name)
                     continue
                 try:
-                    storage.save_record(record)
-                except storage.StorageUnavailable as exc:
+                    records.save_record(record)
+                except records.StorageUnavailable as exc:
                     return ReplayResult(replayed, damaged, pending_count(), str(exc))
                 replayed += 1
             path.unlink()
