@@ -18,8 +18,7 @@ import uuid
 import pytest
 from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 
-from recognizer.tests.conftest import _draw
-from recognizer.tests.docker_support import (
+from recognizer.tests.support.docker_stack import (
     WEB_IMAGE,
     WEB_UID,
     DockerUnavailable,
@@ -31,6 +30,7 @@ from recognizer.tests.docker_support import (
     start_docker,
     stop_docker,
 )
+from recognizer.tests.support.factories import draw_digit
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -121,9 +121,9 @@ class _Named:
 @pytest.fixture(scope="module")
 def posted(stack, report):
     """One canvas drawing and one upload, through the pages (CSRF and all)."""
-    drawing = "data:image/png;base64," + base64.b64encode(_draw("7")).decode()
+    drawing = "data:image/png;base64," + base64.b64encode(draw_digit("7")).decode()
     post_form(stack, "/", {"image": drawing})
-    post_form(stack, "/upload/", {"image": _Named("one.png", _draw("1", mode="RGB"))})
+    post_form(stack, "/upload/", {"image": _Named("one.png", draw_digit("1", mode="RGB"))})
     by_source = {record["source"]: record for record in api_records(stack).values()}
     assert set(by_source) == {"canvas", "upload"}, by_source
     return by_source
@@ -193,7 +193,7 @@ def test_the_web_image_has_no_compilers_nor_test_code_and_its_size_is_reported(s
     assert compilers.strip() == "", f"compilers in the image: {compilers}"
     assert "manage.py" in in_the_image("ls /app")  # the listing below can find files
     test_code = in_the_image(
-        "find /app -name tests -o -name 'test_*.py' -o -name conftest.py -o -name '*_support.py'"
+        "find /app -name tests -o -name 'test_*.py' -o -name conftest.py"
         " -o -name pyproject.toml -o -name docker"
     )
     assert test_code.strip() == "", f"test code in the image: {test_code}"

@@ -22,7 +22,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 COMPOSE_FILES = [ROOT / "docker-compose.yml", ROOT / "docker" / "compose.test.yml"]
 WEB_IMAGE = "mnistsite-web:test"  # docker/compose.test.yml names it
 WEB_UID = 10001
