@@ -41,6 +41,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "recognizer.web.middleware.ContentSecurityPolicyMiddleware",
     "recognizer.web.middleware.RequestLimitsMiddleware",
+    "recognizer.web.middleware.JsonApiMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -1,12 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from recognizer.web import errors, views
+from recognizer.web import errors
+from recognizer.web.api import api
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("api/", include("recognizer.web.api_urls")),
-    path("healthz", views.healthz, name="healthz"),
+    # /api/..., /api/openapi.json and /healthz: the JSON API (recognizer/web/api.py)
+    path("", api.urls),
     path("", include("recognizer.web.urls")),
 ]
 
