@@ -66,9 +66,7 @@ for _exception, _status in (
 ):
     api.add_exception_handler(
         _exception,
-        lambda request, exc, status=_status: _error(
-            request, str(exc), status or exc.status_code
-        ),
+        lambda request, exc, status=_status: _error(request, str(exc), status or exc.status_code),
     )
 api.add_exception_handler(
     NinjaValidationError, lambda request, exc: _error(request, first_error(exc.errors), 400)
