@@ -141,7 +141,8 @@ def create_prediction(request: HttpRequest, response: HttpResponse):
 
 @api.get(
     "/api/predictions/",
-    response={200: RecordPage, 400: Error, 503: Error},
+    # 414 comes from gunicorn, in HTML, before Django: a request line over 4 KiB.
+    response={200: RecordPage, 400: Error, 414: None, 503: Error},
     summary="List predictions, newest first",
 )
 def list_predictions(request: HttpRequest, query: Query[ListQuery]):
