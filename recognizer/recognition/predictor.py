@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 
+from recognizer.recognition.images import IMAGE_SIDE
 from recognizer.recognition.preprocessing import InkReport, preprocess_with_report
 
 # Before TensorFlow is first imported, or its C++ start-up messages get through.
@@ -36,7 +37,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 logger = logging.getLogger(__name__)
 
-IMAGE_SIDE = 28
 BATCH_SIZE = 256  # chunk size of predict_arrays: big enough to amortise per-call overhead
 DEFAULT_UNSURE_THRESHOLD = 0.80  # only used when a model comes without its metadata
 

@@ -28,9 +28,9 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from keras import layers  # noqa: E402
 
+from recognizer.recognition.images import IMAGE_SIDE  # noqa: E402
 from recognizer.recognition.mnist_data import MnistData, sha256_file  # noqa: E402
 
-IMAGE_SIDE = 28
 NUM_CLASSES = 10
 
 # What callers must feed the model; also written to the metadata JSON.
