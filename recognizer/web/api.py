@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
-from ninja import NinjaAPI, Query
+from ninja import NinjaAPI, Query, Status
 from ninja.decorators import decorate_view
 from ninja.errors import HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -136,7 +136,7 @@ def create_prediction(request: HttpRequest, response: HttpResponse):
     record = recognise_and_store(data, source, filename)
     body = {**record_json(record), "spooled": record.spooled}
     response["Location"] = body["url"]
-    return 201, body
+    return Status(201, body)
 
 
 @api.get(
@@ -195,4 +195,4 @@ def correct_prediction(request: HttpRequest, record_id: uuid.UUID):
 @decorate_view(never_cache)
 def healthz(request: HttpRequest):
     report = health_report()
-    return (200 if report["ok"] else 503), report
+    return Status(200 if report["ok"] else 503, report)
