@@ -6,9 +6,10 @@ from recognizer.web.api import api
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    # /api/..., /api/openapi.json and /healthz: the JSON API (recognizer/web/api.py)
-    path("", api.urls),
     path("", include("recognizer.web.urls")),
+    # /api/..., /api/openapi.json and /healthz: the JSON API (recognizer/web/api.py).
+    # After the pages: ninja also adds an empty root route of its own.
+    path("", api.urls),
 ]
 
 handler400 = errors.bad_request
