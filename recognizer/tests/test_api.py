@@ -163,6 +163,15 @@ def test_a_wrong_method_is_a_json_405(client):
     response = client.delete("/api/predictions/")
     assert response.status_code == 405
     assert response["Allow"] == "GET, POST"
+    assert "not allowed" in response.json()["error"]
+
+
+def test_an_undeclared_method_on_healthz_is_405_not_a_csrf_403():
+    client = Client(enforce_csrf_checks=True)
+    response = client.generic("QUERY", "/healthz")
+    assert response.status_code == 405
+    assert response["Allow"] == "GET"
+    assert "not allowed" in response.json()["error"]
 
 
 def test_the_openapi_document_describes_what_the_api_returns(client, draw_png):
