@@ -919,6 +919,7 @@ def test_dockerignore_leaves_out_local_state_secrets_and_caches():
         ".pytest_cache/v/cache",
         ".ruff_cache/x",
         ".hypothesis/examples/x",
+        ".schemathesis/default/cache/crashes/manifest.json",
         ".env",
         "production.env",
         "recognizer/tests/test_api.py",
