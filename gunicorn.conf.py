@@ -22,6 +22,7 @@ max_requests_jitter = max_requests // 10
 
 def post_worker_init(worker):
     from recognizer.recognition.predictor import warm_up
+    from recognizer.registry.watcher import start_watcher
     from recognizer.storage import records
     from recognizer.storage.spool import start_replayer
 
@@ -32,3 +33,5 @@ def post_worker_init(worker):
         pass  # answered requests are spooled until Cassandra is back
     # Replays records left in the spool by an earlier outage, then keeps watching.
     start_replayer()
+    # Swaps in a newly promoted model version within MNIST_MODEL_POLL_SECONDS.
+    start_watcher()

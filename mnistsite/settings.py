@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     # Our app first so that its sync_cassandra command (which also creates the
     # secondary tables) takes precedence over django_cassandra_engine's.
     "recognizer",
+    "recognizer.registry",
     "django_cassandra_engine",
     "django.contrib.admin",
     "django.contrib.auth",
@@ -138,6 +139,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- The model -----------------------------------------------------------------
 MODEL_PATH = Path(env_str("MNIST_MODEL_PATH", str(BASE_DIR / "ml_models" / "mnist_cnn.keras")))
+# Model versions (a folder each) and the active-version pointer every worker watches.
+MODEL_REGISTRY_DIR = Path(env_str("MNIST_MODEL_DIR", str(VAR_DIR / "models")))
+MODEL_POLL_SECONDS = env_float("MNIST_MODEL_POLL_SECONDS", 2.0, minimum=0.1)
 MNIST_DATA_DIR = Path(env_str("MNIST_DATA", str(BASE_DIR.parent / "shared" / "datasets" / "mnist")))
 
 # --- Limits on what users send -------------------------------------------------

@@ -121,6 +121,11 @@ class Predictor:
         self.unsure_threshold = float(
             self.metadata.get("unsure_threshold", DEFAULT_UNSURE_THRESHOLD)
         )
+        # Models trained elsewhere may want 0-1 floats, black on white, or a channel
+        # axis; the metadata says so (see recognizer.registry.importing).
+        convention = self.metadata.get("input") or {}
+        self.input_scale = float(convention.get("scale", 255))
+        self.input_invert = bool(convention.get("invert", False))
 
         self._single = self._compile(1)
         self._batch = self._compile(BATCH_SIZE)
@@ -134,11 +139,19 @@ class Predictor:
         model = self.model
         spec = tf.TensorSpec([batch, IMAGE_SIDE, IMAGE_SIDE], tf.float32)
         zeros = np.zeros(spec.shape, dtype=np.float32)
+        shape = [batch, *self.model.input_shape[1:]]
+        invert, factor = self.input_invert, self.input_scale / 255.0
+
+        def run(images):
+            if invert:
+                images = 255.0 - images
+            if factor != 1.0:
+                images = images * factor
+            return model(tf.reshape(images, shape), training=False)
+
         for jit_compile in (True, False):
             try:
-                function = tf.function(
-                    lambda images: model(images, training=False), jit_compile=jit_compile
-                ).get_concrete_function(spec)
+                function = tf.function(run, jit_compile=jit_compile).get_concrete_function(spec)
                 function(zeros)
                 return function
             except Exception as exc:  # XLA may be missing or refuse an op: fall back
@@ -200,14 +213,35 @@ _predictor: Predictor | None = None
 _lock = threading.Lock()
 
 
+def active_model_path() -> Path:
+    """The registry's active version when there is a registry, else MNIST_MODEL_PATH."""
+    from recognizer.registry.pointer import read_pointer
+
+    pointer = read_pointer()
+    return pointer.model_path if pointer else Path(settings.MODEL_PATH)
+
+
 def get_predictor() -> Predictor:
     """The process's predictor, loaded on first use (once, even with many threads)."""
     global _predictor
     if _predictor is None:
         with _lock:
             if _predictor is None:
-                _predictor = Predictor(Path(settings.MODEL_PATH))
+                _predictor = Predictor(active_model_path())
     return _predictor
+
+
+def install(predictor: Predictor) -> Predictor | None:
+    """Make a fully loaded ``predictor`` the one that answers from now on.
+
+    Rebinding one name is atomic, and each request fetches the predictor once,
+    so a request is answered wholly by the old model or wholly by the new one.
+    Returns the previous predictor.
+    """
+    global _predictor
+    with _lock:
+        previous, _predictor = _predictor, predictor
+    return previous
 
 
 def warm_up() -> Predictor:
@@ -236,7 +270,7 @@ def model_info() -> dict[str, Any]:
     is loaded in this process. Does not load the model."""
     if _predictor is not None:
         return _predictor.info()
-    path = Path(settings.MODEL_PATH)
+    path = active_model_path()
     metadata = read_metadata(path)
     return {
         "version": metadata.get("version"),

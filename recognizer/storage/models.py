@@ -69,3 +69,32 @@ for _column, _label in {
     "unsure": "not sure",
 }.items():
     PredictRecord._columns[_column].verbose_name = _label
+
+
+class Correction(DjangoCassandraModel):
+    """One correction of one record, listed by time: what retraining reads.
+
+    Partitioned by the UTC day it was made (the days are listed in
+    PredictBucket under scope CORRECTION_DAYS), newest first, so exporting the
+    corrections since a date reads only those days, never the records table.
+    A record corrected twice has two rows; the newest one counts.
+    """
+
+    __table_name__ = "correction"
+
+    day = columns.DateTime(partition_key=True)
+    id = columns.TimeUUID(primary_key=True, clustering_order="DESC")
+    record_id = columns.TimeUUID(required=True)
+    label = columns.Integer()  # null: the correction was withdrawn
+    digit = columns.Integer()  # what the model had said
+    model_version = columns.Text()
+    # Who corrected it: "admin:<user>", "session:<hash>" or "client:<hash>". Also the
+    # unit retraining holds back by, so that no client is both trained and tested on.
+    corrected_by = columns.Text(required=True)
+
+    class Meta:
+        get_pk_field = "id"
+
+
+# The PredictBucket partition that lists the days holding corrections.
+CORRECTION_DAYS = "corrections"

@@ -258,13 +258,19 @@ def get_record(record_id: uuid.UUID) -> PredictRecord | None:
 
 
 @_translate_errors
-def set_label(record_id: uuid.UUID, label: int | None) -> PredictRecord | None:
-    """Store the user's correction; None when there is no such record."""
+def set_label(
+    record_id: uuid.UUID, label: int | None, corrected_by: str = "unknown"
+) -> PredictRecord | None:
+    """Store the user's correction, and list it by time for retraining; None when
+    there is no such record."""
+    from recognizer.storage import corrections
+
     record = get_record(record_id)
     if record is None:
         return None
     PredictRecord.objects.filter(bucket=record.bucket, id=record.id).update(label=label)
     record.label = label
+    corrections.add(record, label, corrected_by)
     return record
 
 
@@ -365,3 +371,8 @@ def cassandra_version() -> str:
         .one()
     )
     return row["release_version"]
+
+
+# For the other tables' modules (corrections): one failure type, one connection path.
+translate_errors = _translate_errors
+connect = _connect

@@ -18,6 +18,7 @@ from recognizer.recognition.preprocessing import InvalidImage
 from recognizer.storage import records
 from recognizer.storage.models import SOURCE_CANVAS, SOURCE_UPLOAD, SOURCES, PredictRecord
 from recognizer.web import openapi
+from recognizer.web.clients import client_name
 from recognizer.web.forms import HistoryFilterForm, LabelForm
 
 DEFAULT_LIMIT = 20
@@ -183,7 +184,7 @@ def prediction(request: HttpRequest, record_id: uuid.UUID) -> JsonResponse:
             form = LabelForm({"label": str(label)})
             if not form.is_valid():
                 raise ApiError(form.errors["label"][0])
-        record = records.set_label(record.id, label)
+        record = records.set_label(record.id, label, client_name(request))
     return JsonResponse(record_json(record))
 
 

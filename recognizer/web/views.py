@@ -13,6 +13,7 @@ from recognizer.recognition.predictor import predict_image
 from recognizer.recognition.preprocessing import InvalidImage
 from recognizer.storage import records, spool
 from recognizer.storage.models import SOURCE_CANVAS, SOURCE_UPLOAD
+from recognizer.web.clients import client_name
 from recognizer.web.forms import CanvasForm, HistoryFilterForm, LabelForm, UploadForm
 from recognizer.web.health import health_report
 
@@ -95,7 +96,7 @@ def label(request: HttpRequest, record_id: uuid.UUID) -> HttpResponse:
         return render(
             request, "recognizer/record.html", {"record": record, "error": message}, status=400
         )
-    record = records.set_label(record.id, form.cleaned_data["label"])
+    record = records.set_label(record.id, form.cleaned_data["label"], client_name(request))
     if _is_fetch(request):
         return JsonResponse({"id": str(record.id), "label": record.label})
     return redirect("recognizer:record", record_id=record.id)
