@@ -280,10 +280,11 @@ def list_records(
     cursor: Cursor | None = None,
     digit: int | None = None,
     source: str | None = None,
+    model_version: str | None = None,
 ) -> Page:
     """A page of records, newest first, starting after ``cursor``."""
     _connect()
-    filters = _filters(digit, source)
+    filters = _filters(digit, source, model_version)
     direction = cursor.direction if cursor else OLDER
     bound = cursor.record_id if cursor else None
     found = list(_walk(direction, bound, limit + 1, filters))
@@ -308,8 +309,8 @@ def list_records(
     )
 
 
-def _filters(digit: int | None, source: str | None) -> dict:
-    filters = {}
+def _filters(digit: int | None, source: str | None, model_version: str | None = None) -> dict:
+    filters = {"model_version": model_version} if model_version is not None else {}
     if digit is not None:
         filters["digit"] = digit
     if source is not None:

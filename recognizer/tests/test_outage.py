@@ -5,19 +5,15 @@ It stops the shared development Cassandra, so conftest runs it last, and it
 always starts Cassandra again.
 """
 
-import json
 import os
 import subprocess
-import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from pathlib import Path
 
 import pytest
 
-from recognizer.tests.support.factories import draw_digit
+from recognizer.tests.support.prediction_stream import Stream
 from recognizer.tests.support.site_server import ROOT, SiteServer
 
 pytestmark = pytest.mark.outage
@@ -25,35 +21,6 @@ pytestmark = pytest.mark.outage
 
 def cassandra(command: str) -> None:
     subprocess.run([str(ROOT / "scripts" / "cassandra"), command], check=True, timeout=300)
-
-
-class Stream(threading.Thread):
-    """POSTs a drawing every few milliseconds and remembers every answer."""
-
-    def __init__(self, url: str) -> None:
-        super().__init__(daemon=True)
-        self.url = f"{url}/api/predictions/"
-        self.body = json.dumps(
-            {
-                "image": "data:image/png;base64,"
-                + __import__("base64").b64encode(draw_digit("1")).decode()
-            }
-        ).encode()
-        self.answers: list[dict] = []
-        self.failures: list[str] = []
-        self.running = True
-
-    def run(self) -> None:
-        while self.running:
-            request = urllib.request.Request(
-                self.url, self.body, {"Content-Type": "application/json"}
-            )
-            try:
-                with urllib.request.urlopen(request, timeout=30) as response:
-                    self.answers.append(json.load(response))
-            except (urllib.error.URLError, OSError) as exc:
-                self.failures.append(str(exc))
-            time.sleep(0.02)
 
 
 def stored_ids(server: SiteServer) -> list[uuid.UUID]:

@@ -135,6 +135,7 @@ SPEC = {
                         "in": "query",
                         "schema": {"type": "string", "enum": ["canvas", "upload"]},
                     },
+                    {"name": "model_version", "in": "query", "schema": {"type": "string"}},
                 ],
                 "responses": {
                     "200": _json(
