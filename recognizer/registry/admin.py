@@ -7,14 +7,23 @@ never through a form: the pointer the web workers watch must change with them.
 import json
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils.html import format_html
 
-from recognizer.registry import versions
+from recognizer.registry import live_chart, versions
 from recognizer.registry.models import ModelVersion
 
 
 def _percent(value: float | None) -> str:
     return "-" if value is None else f"{value:.2%}"
+
+
+def _cell(key: str, value: float | None) -> str:
+    if value is None:
+        return "-"
+    return _percent(value) if key.startswith("share") else f"{value:.0f}"
 
 
 @admin.register(ModelVersion)
@@ -47,6 +56,50 @@ class ModelVersionAdmin(admin.ModelAdmin):
     )
     fields = readonly_fields
     actions = ("promote_selected", "roll_back")
+
+    change_list_template = "admin/registry/modelversion/change_list.html"
+
+    def get_urls(self):
+        live = path(
+            "live/", self.admin_site.admin_view(self.live_view), name="registry_modelversion_live"
+        )
+        return [live, *super().get_urls()]
+
+    def live_view(self, request):
+        """Predictions, corrections and the shares corrected and "not sure", per model
+        version and day, as server-drawn SVG lines and a table."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        try:
+            days = min(max(int(request.GET.get("days", "14")), 2), 90)
+        except ValueError:
+            days = 14
+        dates, charts = live_chart.build(days)
+        rows = [
+            {
+                "day": day,
+                "version": series.version,
+                "values": [_cell(chart.key, chart.series[i].values[d]) for chart in charts],
+            }
+            for d, day in enumerate(dates)
+            for i, series in enumerate(charts[0].series)
+            if series.values[d] is not None
+        ]
+        width, height, pad = live_chart.WIDTH, live_chart.HEIGHT, live_chart.PAD
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Model versions in use",
+            "dates": dates,
+            "charts": charts,
+            "rows": rows,
+            "width": width,
+            "height": height,
+            "pad": pad,
+            "bottom": height - pad,
+            "right": width - pad,
+        }
+        return TemplateResponse(request, "admin/registry/modelversion/live.html", context)
 
     def get_queryset(self, request):
         versions.ensure_seeded()

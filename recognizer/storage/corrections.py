@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+from recognizer.storage import day_counts
 from recognizer.storage.models import CORRECTION_DAYS, Correction, PredictBucket, PredictRecord
 from recognizer.storage.record_ids import created_at_of, new_record_id
 from recognizer.storage.records import connect, translate_errors
@@ -29,6 +30,8 @@ def add(record: PredictRecord, label: int | None, corrected_by: str) -> Correcti
     # The day's index row first: a listed day with no rows is harmless, a row in
     # an unlisted day would be invisible to export.
     PredictBucket.create(scope=CORRECTION_DAYS, bucket=day)
+    if label is not None and label != record.digit:  # a "Right?" confirmation is no correction
+        day_counts.count_correction(day, record.model_version)
     return Correction.create(
         day=day,
         id=correction_id,

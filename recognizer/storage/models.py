@@ -98,3 +98,24 @@ class Correction(DjangoCassandraModel):
 
 # The PredictBucket partition that lists the days holding corrections.
 CORRECTION_DAYS = "corrections"
+
+
+class ModelDayCount(DjangoCassandraModel):
+    """Counters per UTC day and model version, for the admin's live chart.
+
+    One partition per day (model versions as rows), so a chart of the last N
+    days reads N small partitions and never the records. Counters are not
+    idempotent: a write that times out after Cassandra applied it and is then
+    retried from the spool counts twice. They are statistics, not records.
+    """
+
+    __table_name__ = "model_day_count"
+
+    day = columns.DateTime(partition_key=True)
+    model_version = columns.Text(primary_key=True)
+    predictions = columns.Counter()
+    unsure = columns.Counter()
+    corrections = columns.Counter()  # labels that differ from the model's answer
+
+    class Meta:
+        get_pk_field = "model_version"

@@ -233,9 +233,13 @@ _insert = _PreparedInsert()
 @_translate_errors
 def save_record(record: PredictRecord) -> PredictRecord:
     """Write a record (an upsert: saving the same id twice keeps one record)."""
+    from recognizer.storage import day_counts
+
     _connect()
     record.validate()
     _insert.execute(record)
+    # After the insert: a record that failed to insert is spooled and counted on replay.
+    day_counts.count_prediction(record.created_at, record.model_version, record.unsure)
     keyspace = connections[CASSANDRA_ALIAS].settings_dict["NAME"]
     bucket = bucket_of_id(record.id)
     if _known_buckets.needs_write(keyspace, bucket):
