@@ -142,6 +142,17 @@ MODEL_PATH = Path(env_str("MNIST_MODEL_PATH", str(BASE_DIR / "ml_models" / "mnis
 # Model versions (a folder each) and the active-version pointer every worker watches.
 MODEL_REGISTRY_DIR = Path(env_str("MNIST_MODEL_DIR", str(VAR_DIR / "models")))
 MODEL_POLL_SECONDS = env_float("MNIST_MODEL_POLL_SECONDS", 2.0, minimum=0.1)
+# Corrections one client (session or address) may make per hour; admins are not limited.
+CORRECTIONS_PER_HOUR = env_int("MNIST_CORRECTIONS_PER_HOUR", 60, minimum=1)
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # Shared by every worker on this machine (and kept in the var volume in Docker),
+    # so the correction limit holds across processes.
+    "corrections": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(VAR_DIR / "cache" / "corrections"),
+    },
+}
 MNIST_DATA_DIR = Path(env_str("MNIST_DATA", str(BASE_DIR.parent / "shared" / "datasets" / "mnist")))
 
 # --- Limits on what users send -------------------------------------------------

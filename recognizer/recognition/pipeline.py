@@ -3,7 +3,7 @@ commands share, so every prediction a user sees is stored the same way."""
 
 from recognizer.recognition.predictor import Prediction, predict_image
 from recognizer.recognition.preprocessing import encode_png
-from recognizer.storage import records, spool
+from recognizer.storage import edit_tokens, records, spool
 from recognizer.storage.models import PredictRecord
 
 MAX_FILENAME_LENGTH = 255
@@ -56,7 +56,14 @@ def store(record: PredictRecord) -> PredictRecord:
 def recognise_and_store(data: bytes, source: str, filename: str | None = None) -> PredictRecord:
     """Predict the digit in ``data`` and store the record durably.
 
-    Raises InvalidImage for input that is not a usable picture of a digit.
+    The record comes back with ``edit_token``: the secret that lets its maker
+    correct it (only its hash is stored). Raises InvalidImage for input that is
+    not a usable picture of a digit.
     """
     prediction = predict_image(data)
-    return store(record_for(prediction, source, filename))
+    record = record_for(prediction, source, filename)
+    token = edit_tokens.new_token()
+    record.edit_token_hash = edit_tokens.token_hash(token)
+    store(record)
+    record.edit_token = token
+    return record

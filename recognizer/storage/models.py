@@ -34,6 +34,9 @@ class PredictRecord(DjangoCassandraModel):
     model_version = columns.Text(required=True)
     image = columns.Blob()
     label = columns.Integer()
+    # sha256 of the secret given to whoever made the prediction; only its holder
+    # (or an admin) may correct the record. The secret itself is never stored.
+    edit_token_hash = columns.Text()
 
     class Meta:
         get_pk_field = "id"

@@ -44,6 +44,7 @@ _FIELDS = (
     "unsure",
     "model_version",
     "label",
+    "edit_token_hash",
 )
 
 

@@ -13,6 +13,7 @@ from recognizer.recognition.predictor import predict_image
 from recognizer.recognition.preprocessing import InvalidImage
 from recognizer.storage import records, spool
 from recognizer.storage.models import SOURCE_CANVAS, SOURCE_UPLOAD
+from recognizer.web import correction_access
 from recognizer.web.clients import client_name
 from recognizer.web.forms import CanvasForm, HistoryFilterForm, LabelForm, UploadForm
 from recognizer.web.health import health_report
@@ -32,6 +33,8 @@ def _recognise(request, form, source, filename, template, extra=None):
     if form.is_valid():
         try:
             context["record"] = recognise_and_store(form.cleaned_data["image"], source, filename)
+            correction_access.remember(request, context["record"])
+            context["can_correct"] = True
         except InvalidImage as exc:
             context["error"], status = str(exc), 400
     else:
@@ -89,13 +92,22 @@ def label(request: HttpRequest, record_id: uuid.UUID) -> HttpResponse:
     """Store the user's correction (or confirmation) of a prediction."""
     record = _record_or_404(record_id)
     form = LabelForm(request.POST)
-    if not form.is_valid():
+    status, message, wait = 400, None, None
+    if not correction_access.may_correct(request, record):
+        status, message = 403, "Only whoever made this prediction (or an admin) may correct it."
+    elif not form.is_valid():
         message = form.errors["label"][0]
+    elif (wait := correction_access.retry_after(request)) is not None:
+        status, message = 429, f"Too many corrections: try again in {wait} seconds."
+    if message is not None:
         if _is_fetch(request):
-            return JsonResponse({"error": message}, status=400)
-        return render(
-            request, "recognizer/record.html", {"record": record, "error": message}, status=400
-        )
+            response = JsonResponse({"error": message}, status=status)
+        else:
+            context = {"record": record, "error": message}
+            response = render(request, "recognizer/record.html", context, status=status)
+        if wait is not None:
+            response["Retry-After"] = str(wait)
+        return response
     record = records.set_label(record.id, form.cleaned_data["label"], client_name(request))
     if _is_fetch(request):
         return JsonResponse({"id": str(record.id), "label": record.label})
@@ -125,11 +137,13 @@ def history(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def record(request: HttpRequest, record_id: uuid.UUID) -> HttpResponse:
-    return render(
-        request,
-        "recognizer/record.html",
-        {"record": _record_or_404(record_id), "label_form": LabelForm()},
-    )
+    record = _record_or_404(record_id)
+    context = {
+        "record": record,
+        "label_form": LabelForm(),
+        "can_correct": correction_access.may_correct(request, record),
+    }
+    return render(request, "recognizer/record.html", context)
 
 
 @never_cache
