@@ -149,17 +149,18 @@ def test_a_hostile_filename_is_kept_as_its_last_part_and_shown_escaped(
 
 
 @pytest.mark.parametrize("label", ["seven", "", "10", "-1", "3.0"])
-def test_a_correction_that_is_not_a_digit_is_refused_everywhere(client, label):
+def test_a_correction_that_is_not_a_digit_is_refused_everywhere(client, admin_client, label):
     created = client.post(
         "/api/predictions/", {"image": SimpleUploadedFile("one.png", DIGIT)}
     ).json()
-    form = client.post(f"/history/{created['id']}/label/", {"label": label})
+    form = admin_client.post(f"/history/{created['id']}/label/", {"label": label})
     assert form.status_code == 400
     assert "digit from 0 to 9" in form.content.decode() or "required" in form.content.decode()
     api = client.patch(
         f"/api/predictions/{created['id']}/",
         json.dumps({"label": label}),
         content_type="application/json",
+        headers={"X-Edit-Token": created["edit_token"]},
     )
     assert api.status_code == 400
     assert records.get_record(__import__("uuid").UUID(created["id"])).label is None

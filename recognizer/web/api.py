@@ -17,7 +17,7 @@ from recognizer.recognition.pipeline import recognise_and_store
 from recognizer.recognition.preprocessing import InvalidImage
 from recognizer.storage import records
 from recognizer.storage.models import SOURCE_CANVAS, SOURCE_UPLOAD, SOURCES, PredictRecord
-from recognizer.web import openapi
+from recognizer.web import correction_access, openapi
 from recognizer.web.clients import client_name
 from recognizer.web.forms import HistoryFilterForm, LabelForm
 
@@ -26,9 +26,10 @@ MAX_LIMIT = 100
 
 
 class ApiError(Exception):
-    def __init__(self, message: str, status: int = 400):
+    def __init__(self, message: str, status: int = 400, retry_after: int | None = None):
         super().__init__(message)
         self.status = status
+        self.retry_after = retry_after
 
 
 def record_json(record: PredictRecord) -> dict:
@@ -61,7 +62,7 @@ def api_view(methods: tuple[str, ...]):
             if request.method == "OPTIONS":
                 response = HttpResponse(status=204)
                 response["Access-Control-Allow-Methods"] = ", ".join((*methods, "OPTIONS"))
-                response["Access-Control-Allow-Headers"] = "Content-Type"
+                response["Access-Control-Allow-Headers"] = "Content-Type, X-Edit-Token"
                 response["Access-Control-Max-Age"] = "600"
             elif request.method not in methods:
                 response = _error(f"Method {request.method} is not allowed here.", 405)
@@ -71,6 +72,8 @@ def api_view(methods: tuple[str, ...]):
                     response = view(request, *args, **kwargs)
                 except ApiError as exc:
                     response = _error(str(exc), exc.status)
+                    if exc.retry_after is not None:
+                        response["Retry-After"] = str(exc.retry_after)
                 except inputs.InputTooLarge as exc:
                     response = _error(str(exc), 413)
                 except (inputs.InvalidInput, InvalidImage) as exc:
@@ -150,7 +153,11 @@ def predictions(request: HttpRequest) -> JsonResponse:
         record = recognise_and_store(data, source, filename)
         # "spooled": Cassandra was down; the record is safe on local disk and
         # will be readable here once it is replayed.
-        response = JsonResponse({**record_json(record), "spooled": record.spooled}, status=201)
+        # "edit_token": the only way (besides an admin) to correct this record later.
+        response = JsonResponse(
+            {**record_json(record), "spooled": record.spooled, "edit_token": record.edit_token},
+            status=201,
+        )
         response["Location"] = record_json(record)["url"]
         return response
 
@@ -174,6 +181,12 @@ def prediction(request: HttpRequest, record_id: uuid.UUID) -> JsonResponse:
     if record is None:
         raise ApiError("No prediction has this id.", status=404)
     if request.method == "PATCH":
+        token = request.headers.get("X-Edit-Token")
+        if not correction_access.may_correct(request, record, token):
+            raise ApiError(
+                "Send the prediction's edit_token in the X-Edit-Token header to correct it.",
+                status=403,
+            )
         if _content_type(request) != "application/json":
             raise ApiError('Send the correction as application/json: {"label": 7}.', status=415)
         body = _json_body(request)
@@ -184,6 +197,10 @@ def prediction(request: HttpRequest, record_id: uuid.UUID) -> JsonResponse:
             form = LabelForm({"label": str(label)})
             if not form.is_valid():
                 raise ApiError(form.errors["label"][0])
+        if (wait := correction_access.retry_after(request)) is not None:
+            raise ApiError(
+                f"Too many corrections: try again in {wait} seconds.", status=429, retry_after=wait
+            )
         record = records.set_label(record.id, label, client_name(request))
     return JsonResponse(record_json(record))
 

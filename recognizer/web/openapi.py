@@ -49,9 +49,11 @@ def _json(schema: dict, description: str) -> dict:
 def _errors(*codes: int) -> dict:
     reasons = {
         400: "bad input, with the reason",
+        403: "not the prediction's maker: send its edit_token in X-Edit-Token",
         404: "no prediction has this id",
         413: "the body is over MNIST_MAX_REQUEST_BYTES",
         415: "a content type other than multipart/form-data or JSON",
+        429: "too many corrections from this client; see Retry-After",
         503: "Cassandra is unavailable (reads only: predictions are spooled)",
     }
     return {
@@ -108,7 +110,17 @@ SPEC = {
                         {
                             "allOf": [
                                 RECORD_REF,
-                                {"type": "object", "properties": {"spooled": {"type": "boolean"}}},
+                                {
+                                    "type": "object",
+                                    "properties": {
+                                        "spooled": {"type": "boolean"},
+                                        "edit_token": {
+                                            "type": "string",
+                                            "description": "send it in X-Edit-Token to correct "
+                                            "this prediction; shown once, stored only as a hash",
+                                        },
+                                    },
+                                },
                             ]
                         },
                         "the stored prediction",
@@ -161,6 +173,14 @@ SPEC = {
             },
             "patch": {
                 "summary": "Store the user's correction",
+                "parameters": [
+                    {
+                        "name": "X-Edit-Token",
+                        "in": "header",
+                        "schema": {"type": "string"},
+                        "description": "the edit_token of the prediction (not needed by admins)",
+                    }
+                ],
                 "requestBody": {
                     "required": True,
                     "content": {
@@ -180,7 +200,7 @@ SPEC = {
                 },
                 "responses": {
                     "200": _json(RECORD_REF, "the corrected prediction"),
-                    **_errors(400, 404, 415, 503),
+                    **_errors(400, 403, 404, 415, 429, 503),
                 },
             },
         },
