@@ -16,6 +16,9 @@ from typing import Any
 import numpy as np
 
 MNIST_TOLERANCE = 0.0005  # 0.05 percentage points
+# Accuracies are ratios of whole counts; this only absorbs float rounding, so that
+# exactly "active minus 0.05 points" (e.g. 0.9960 - 0.0005) counts as reached.
+_EPSILON = 1e-9
 
 
 def accuracy(model_file: Path, x: np.ndarray, y: np.ndarray) -> float | None:
@@ -40,12 +43,12 @@ def judge(candidate: dict[str, Any], active: dict[str, Any], held_back: int) -> 
     """The gate's report: both numbers for both models, the verdict and why."""
     reasons = []
     floor = active["mnist_test_accuracy"] - MNIST_TOLERANCE
-    if candidate["mnist_test_accuracy"] < floor:
+    if candidate["mnist_test_accuracy"] + _EPSILON < floor:
         reasons.append(
             f"MNIST test accuracy {candidate['mnist_test_accuracy']:.2%} is below the "
             f"active model's {active['mnist_test_accuracy']:.2%} minus 0.05 points"
         )
-    if held_back and candidate["corrections_accuracy"] < active["corrections_accuracy"]:
+    if held_back and candidate["corrections_accuracy"] + _EPSILON < active["corrections_accuracy"]:
         reasons.append(
             f"held-back corrections accuracy {candidate['corrections_accuracy']:.2%} is below "
             f"the active model's {active['corrections_accuracy']:.2%}"

@@ -173,3 +173,18 @@ def test_retrain_refuses_too_little_mnist_or_a_single_client(mnist, tmp_path):
 def test_retrain_with_no_corrections_says_so(mnist):
     with pytest.raises(CommandError, match="no corrections"):
         call_command("retrain_model", "--limit", "100", stdout=StringIO())
+
+
+def test_the_gate_allows_exactly_five_hundredths_of_a_point_less_on_mnist():
+    from recognizer.registry.gate import judge
+
+    active = {"mnist_test_accuracy": 0.9960, "corrections_accuracy": 0.5}
+    at_floor = judge({"mnist_test_accuracy": 0.9955, "corrections_accuracy": 0.5}, active, 40)
+    below = judge({"mnist_test_accuracy": 0.9954, "corrections_accuracy": 0.9}, active, 40)
+    worse_held_back = judge(
+        {"mnist_test_accuracy": 0.9970, "corrections_accuracy": 0.45}, active, 40
+    )
+
+    assert at_floor["passed"] is True
+    assert below["passed"] is False and "MNIST" in below["reasons"][0]
+    assert worse_held_back["passed"] is False and "held-back" in worse_held_back["reasons"][0]
