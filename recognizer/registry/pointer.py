@@ -13,12 +13,12 @@ new one, never half of one, and a crash never leaves no pointer.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
+
+from recognizer.storage import atomic_files
 
 POINTER_NAME = "active.json"
 
@@ -59,26 +59,5 @@ def pointer_stamp() -> tuple[int, int] | None:
 
 def write_pointer(version: str, model_path: Path) -> None:
     folder = registry_dir()
-    folder.mkdir(parents=True, exist_ok=True)
     payload = {"version": version, "model": str(Path(model_path).relative_to(folder))}
-    handle, tmp_name = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(payload, out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, pointer_path())
-        _fsync_dir(folder)
-    finally:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
-
-
-def _fsync_dir(folder: Path) -> None:
-    # The rename is durable only once the folder itself is on disk.
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    atomic_files.write_text(pointer_path(), json.dumps(payload))
