@@ -2,10 +2,10 @@
 
 Why fine-tune, not train from scratch: the active model already reads MNIST at
 99.6 %; a few epochs at a small learning rate on the corrections, mixed with
-MNIST training images (at least 10 per correction, so it does not forget what it
-knew), teach it the new styles in about a minute. Batch normalisation layers
-stay frozen so that a small batch of unusual drawings cannot shift the
-statistics every MNIST digit is normalised with.
+MNIST training images (at least 10 per correction, so it does not forget what
+it knew), teach it new styles from a few thousand images instead of 60,000.
+Batch normalisation layers stay frozen so that a small batch of unusual
+drawings cannot shift the statistics every MNIST digit is normalised with.
 
 Held back: about 20 % of the corrections, chosen by client (whole clients,
 never part of one), are kept out of training and decide, with MNIST test, the
