@@ -1,5 +1,5 @@
 # Two commands: `make run` serves the site, `make test` runs every test.
-# Both set up what they need (virtualenv, requirements, Cassandra, Chromium)
+# Both set up what they need (virtualenv, requirements, Cassandra, nginx, Chromium)
 # and can be run again safely.
 
 PYTHON3 ?= python3
@@ -7,12 +7,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PYTHON := $(abspath $(PY))
 
-.PHONY: run test install install-test cassandra chromium lint bench loadtest clean
+.PHONY: run test install install-test cassandra nginx chromium lint bench loadtest clean
 
-run: install cassandra
+run: install cassandra nginx
 	scripts/start-web
 
-test: install-test cassandra chromium
+test: install-test cassandra nginx chromium
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
@@ -33,6 +33,9 @@ $(VENV)/.installed-test: requirements-test.txt $(VENV)/.installed
 cassandra:
 	scripts/cassandra start
 
+nginx:
+	scripts/install-nginx
+
 chromium:
 	scripts/install-chromium
 
@@ -42,7 +45,7 @@ lint: install-test
 bench: install
 	$(PY) scripts/bench_predictor.py
 
-loadtest: install cassandra
+loadtest: install cassandra nginx
 	$(PY) scripts/loadtest
 
 clean:

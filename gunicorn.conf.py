@@ -6,14 +6,26 @@ threads share that one instance (see recognizer/recognition/predictor.py).
 
 import os
 
-bind = f"{os.environ.get('MNIST_HOST', '127.0.0.1')}:{os.environ.get('MNIST_PORT', '8000')}"
+# scripts/start-web puts nginx on MNIST_HOST:MNIST_PORT and gunicorn behind it on
+# a unix socket (GUNICORN_SOCKET); gunicorn started by hand listens on the port.
+_socket = os.environ.get("GUNICORN_SOCKET")
+bind = (
+    f"unix:{_socket}"
+    if _socket
+    else f"{os.environ.get('MNIST_HOST', '127.0.0.1')}:{os.environ.get('MNIST_PORT', '8000')}"
+)
+if _socket:
+    # gunicorn's control socket (for gunicornc) defaults to one per user in
+    # ~/.gunicorn: keep it with this instance's socket so instances never share it.
+    control_socket = os.path.join(os.path.dirname(_socket), "gunicorn.ctl")
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
 keepalive = 5
-# An empty GUNICORN_ACCESS_LOG turns the access log off (the load test does).
-accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
+# nginx's access log (NGINX_ACCESS_LOG) is the complete one: it also has the
+# requests nginx answers itself (429, 413). GUNICORN_ACCESS_LOG=- adds gunicorn's.
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "") or None
 errorlog = "-"
 # Recycle workers now and then so a slow leak in a native library cannot grow forever.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))

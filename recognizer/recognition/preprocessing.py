@@ -20,6 +20,8 @@ import numpy as np
 from django.conf import settings
 from PIL import Image, ImageOps
 
+from recognizer.recognition.image_budget import ImageBudgetExceeded, decode_turn
+
 ACCEPTED_FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP")
 OUTPUT_SIDE = 28
 DIGIT_BOX = 20  # MNIST's digits fit a 20x20 box inside the 28x28 frame
@@ -116,12 +118,13 @@ def _decode_to_grey(data: bytes) -> np.ndarray:
             if image.format == "JPEG":
                 # Let libjpeg decode at reduced size: much faster for large photos.
                 image.draft("RGB", (WORKING_SIDE, WORKING_SIDE))
-            image.seek(0)  # GIF / WebP animations: the first frame
-            image.load()
-            # Phone photos store their rotation in EXIF.
-            ImageOps.exif_transpose(image, in_place=True)
-            grey = _grey_levels(image)
-    except InvalidImage:
+            with decode_turn(image):  # one expensive decode at a time per process
+                image.seek(0)  # GIF / WebP animations: the first frame
+                image.load()
+                # Phone photos store their rotation in EXIF.
+                ImageOps.exif_transpose(image, in_place=True)
+                grey = _grey_levels(image)
+    except (InvalidImage, ImageBudgetExceeded):
         raise
     except Exception:
         # Truncated files ("image file is truncated"), broken chunks, bad palettes...
