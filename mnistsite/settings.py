@@ -54,6 +54,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "recognizer.web.middleware.StorageOutageMiddleware",
+    "recognizer.web.middleware.ImageBudgetMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into a 429 page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -236,6 +237,7 @@ CONTENT_SECURITY_POLICY = env_str(
     "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
 )
 SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
 
 # Password guessing on /admin/ (django-axes): after this many failed logins
 # from one client address, that address is refused with 429 for a while.
@@ -251,7 +253,6 @@ AXES_LOCKOUT_CALLABLE = "recognizer.web.errors.login_locked_out"
 # The address comes from REMOTE_ADDR only, which TrustedProxyMiddleware fills
 # from nginx's header; never from a header a client could write itself.
 AXES_CLIENT_IP_CALLABLE = "recognizer.web.middleware.client_address"
-X_FRAME_OPTIONS = "DENY"
 
 LOGGING = {
     "version": 1,

@@ -58,8 +58,7 @@ class RequestLimitsMiddleware:
 
 
 class StorageOutageMiddleware:
-    """A Cassandra outage while reading records, or an image that must wait for its
-    turn to be decoded, is a 503 with a message, not a 500."""
+    """A Cassandra outage while reading records is a 503 with a message, not a 500."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -72,6 +71,20 @@ class StorageOutageMiddleware:
             return _error(
                 request, "Stored predictions are unavailable right now: storage is down.", 503
             )
+        return None
+
+
+class ImageBudgetMiddleware:
+    """An expensive image that found no free turn to be decoded is a 503 that says
+    when to come back (recognizer/recognition/image_budget.py)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception):
         if isinstance(exception, ImageBudgetExceeded):
             response = _error(request, str(exception), 503)
             response["Retry-After"] = str(exception.retry_after)
