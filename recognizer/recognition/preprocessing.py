@@ -20,7 +20,7 @@ import numpy as np
 from django.conf import settings
 from PIL import Image, ImageOps
 
-from recognizer.recognition.image_budget import ImageBudgetExceeded, decode_turn
+from recognizer.recognition import image_budget
 
 ACCEPTED_FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP")
 OUTPUT_SIDE = 28
@@ -118,13 +118,9 @@ def _decode_to_grey(data: bytes) -> np.ndarray:
             if image.format == "JPEG":
                 # Let libjpeg decode at reduced size: much faster for large photos.
                 image.draft("RGB", (WORKING_SIDE, WORKING_SIDE))
-            with decode_turn(image):  # one expensive decode at a time per process
-                image.seek(0)  # GIF / WebP animations: the first frame
-                image.load()
-                # Phone photos store their rotation in EXIF.
-                ImageOps.exif_transpose(image, in_place=True)
-                grey = _grey_levels(image)
-    except (InvalidImage, ImageBudgetExceeded):
+            # One expensive decode at a time per process, at low priority.
+            grey = image_budget.decode(image, _load_grey)
+    except (InvalidImage, image_budget.ImageBudgetExceeded):
         raise
     except Exception:
         # Truncated files ("image file is truncated"), broken chunks, bad palettes...
@@ -132,6 +128,14 @@ def _decode_to_grey(data: bytes) -> np.ndarray:
             "The image is damaged or truncated: Pillow could not decode it."
         ) from None
     return grey
+
+
+def _load_grey(image: Image.Image) -> np.ndarray:
+    image.seek(0)  # GIF / WebP animations: the first frame
+    image.load()
+    # Phone photos store their rotation in EXIF.
+    ImageOps.exif_transpose(image, in_place=True)
+    return _grey_levels(image)
 
 
 def _grey_levels(image: Image.Image) -> np.ndarray:

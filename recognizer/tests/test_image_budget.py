@@ -1,6 +1,8 @@
 """Expensive images take turns (one at a time per process); cheap ones never wait."""
 
 import io
+import os
+import threading
 
 import pytest
 from PIL import Image
@@ -24,8 +26,20 @@ def short_wait(settings):
 @pytest.fixture
 def turn_taken():
     """Another request is decoding an expensive image in this process."""
-    with image_budget.decode_turn(Image.open(io.BytesIO(expensive_image("png16")))):
-        yield
+    started, finish = threading.Event(), threading.Event()
+
+    def slow_load(image):
+        started.set()
+        finish.wait(600)  # set when the test ends; loading the model may take long
+
+    other = threading.Thread(
+        target=image_budget.decode, args=(opened(expensive_image("png16")), slow_load)
+    )
+    other.start()
+    assert started.wait(30)
+    yield
+    finish.set()
+    other.join()
 
 
 def opened(data: bytes) -> Image.Image:
@@ -55,6 +69,13 @@ def test_an_expensive_image_waits_for_its_turn_then_is_refused(turn_taken, kind)
 
 def test_an_expensive_image_is_decoded_when_its_turn_is_free():
     assert preprocess_image(expensive_image("png16")).shape == (28, 28)
+
+
+def test_expensive_images_are_decoded_at_low_priority():
+    niceness = image_budget.decode(
+        opened(expensive_image("webp")), lambda image: os.getpriority(os.PRIO_PROCESS, 0)
+    )
+    assert niceness == image_budget.DECODER_NICENESS
 
 
 def test_a_phone_photo_and_a_drawing_never_wait(turn_taken):
