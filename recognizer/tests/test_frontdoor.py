@@ -57,7 +57,7 @@ def test_it_keeps_answering_while_slow_and_idle_clients_hold_connections(site):
         idle = [abuse.idle_client(site.port, abuse.loopback(2, n), stop_at) for n in range(50)]
         attackers = asyncio.gather(*slow, *idle)
         await asyncio.sleep(1)  # let them take their connections first
-        probes = await abuse.probe_health(site.port, stop_at, interval=0.5, timeout=1.0)
+        probes = await abuse.probe_health_apart(site.port, stop_at, interval=0.5, timeout=1.0)
         await attackers
         return probes
 
@@ -131,7 +131,7 @@ def test_expensive_images_are_served_or_refused_with_503_while_the_site_answers(
                     stop_at, pause=0.05,
                 )
             )  # fmt: skip
-        probes = abuse.probe_health(site.port, stop_at, interval=0.5, timeout=10.0)
+        probes = abuse.probe_health_apart(site.port, stop_at, interval=0.5, timeout=10.0)
         *answers, health = await asyncio.gather(*clients, probes)
         return [answer for per_client in answers for answer in per_client], health
 
