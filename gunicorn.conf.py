@@ -6,29 +6,31 @@ threads share that one instance (see recognizer/recognition/predictor.py).
 
 import os
 
+from mnistsite.env import env_int, env_str
+
 # scripts/start-web puts nginx on MNIST_HOST:MNIST_PORT and gunicorn behind it on
 # a unix socket (GUNICORN_SOCKET); gunicorn started by hand listens on the port.
-_socket = os.environ.get("GUNICORN_SOCKET")
+_socket = env_str("GUNICORN_SOCKET")
 bind = (
     f"unix:{_socket}"
     if _socket
-    else f"{os.environ.get('MNIST_HOST', '127.0.0.1')}:{os.environ.get('MNIST_PORT', '8000')}"
+    else f"{env_str('MNIST_HOST', '127.0.0.1')}:{env_int('MNIST_PORT', 8000, minimum=1)}"
 )
 if _socket:
     # gunicorn's control socket (for gunicornc) defaults to one per user in
     # ~/.gunicorn: keep it with this instance's socket so instances never share it.
     control_socket = os.path.join(os.path.dirname(_socket), "gunicorn.ctl")
-workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
-graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
+workers = env_int("GUNICORN_WORKERS", 2, minimum=1)
+threads = env_int("GUNICORN_THREADS", 4, minimum=1)
+timeout = env_int("GUNICORN_TIMEOUT", 30, minimum=0)
+graceful_timeout = env_int("GUNICORN_GRACEFUL_TIMEOUT", 20, minimum=0)
 keepalive = 5
 # nginx's access log (NGINX_ACCESS_LOG) is the complete one: it also has the
 # requests nginx answers itself (429, 413). GUNICORN_ACCESS_LOG=- adds gunicorn's.
-accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "") or None
+accesslog = env_str("GUNICORN_ACCESS_LOG", "") or None
 errorlog = "-"
 # Recycle workers now and then so a slow leak in a native library cannot grow forever.
-max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
+max_requests = env_int("GUNICORN_MAX_REQUESTS", 0, minimum=0)
 max_requests_jitter = max_requests // 10
 
 
