@@ -1,18 +1,18 @@
 # Two commands: `make run` serves the site, `make test` runs every test.
-# Both set up what they need (virtualenv, requirements, Cassandra, Chromium,
-# Docker) and can be run again safely.
+# Both set up what they need (virtualenv, requirements, Cassandra, nginx,
+# Chromium, Docker) and can be run again safely.
 
 PYTHON3 ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 export PYTHON := $(abspath $(PY))
 
-.PHONY: run test docker-test install install-test cassandra chromium docker lint bench loadtest clean
+.PHONY: run test docker-test install install-test cassandra nginx chromium docker lint bench loadtest clean
 
-run: install cassandra
+run: install cassandra nginx
 	scripts/start-web
 
-test: install-test cassandra chromium
+test: install-test cassandra nginx chromium
 	$(PY) -m ruff check .
 	$(PY) -m pytest -m "not docker"
 	$(MAKE) docker-test
@@ -39,6 +39,9 @@ $(VENV)/.installed-test: requirements-test.txt $(VENV)/.installed
 cassandra:
 	scripts/cassandra start
 
+nginx:
+	scripts/install-nginx
+
 chromium:
 	scripts/install-chromium
 
@@ -51,7 +54,7 @@ lint: install-test
 bench: install
 	$(PY) scripts/bench_predictor.py
 
-loadtest: install cassandra
+loadtest: install cassandra nginx
 	$(PY) scripts/loadtest
 
 clean:
