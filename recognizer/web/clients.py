@@ -11,6 +11,8 @@ import hmac
 from django.conf import settings
 from django.http import HttpRequest
 
+from recognizer.web.middleware import client_address
+
 
 def _hashed(kind: str, value: str) -> str:
     digest = hmac.new(settings.SECRET_KEY.encode(), f"{kind}:{value}".encode(), hashlib.sha256)
@@ -26,4 +28,4 @@ def client_name(request: HttpRequest) -> str:
     session = getattr(request, "session", None)
     if session is not None and session.session_key:
         return _hashed("session", session.session_key)
-    return _hashed("client", request.META.get("REMOTE_ADDR", ""))
+    return _hashed("client", client_address(request))
