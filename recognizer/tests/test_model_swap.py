@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -47,6 +48,10 @@ def versions_stored(server: SiteServer, version: str) -> int:
 
 
 def test_promote_and_rollback_under_load_fail_no_request(tmp_path):
+    from django.conf import settings
+
+    if not Path(settings.MNIST_DATA_DIR).is_dir():
+        pytest.skip(f"MNIST data not found at {settings.MNIST_DATA_DIR}: import_model needs it")
     server = SiteServer(
         workers=2,
         threads=4,
