@@ -207,6 +207,19 @@ def _crop_to_ink(grey: np.ndarray) -> np.ndarray:
     return ink
 
 
+def ink_to_mnist(ink: np.ndarray) -> np.ndarray:
+    """One ink image of any size (float or uint8 ink strength, 0 = background, 255 =
+    full ink) as the 28x28 MNIST-style array: cropped to its ink, longest side 20 px,
+    centre of mass at the centre. Reusable per crop (segmented numbers, made-up
+    training data). Raises InvalidImage when there is no ink."""
+    ink = np.asarray(ink, dtype=np.float32)
+    rows = np.flatnonzero((ink > 0).any(axis=1))
+    cols = np.flatnonzero((ink > 0).any(axis=0))
+    if not len(rows):
+        raise InvalidImage("The image is blank: draw a digit first.")
+    return _scale_and_centre(ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1])
+
+
 def _scale_and_centre(crop: np.ndarray) -> np.ndarray:
     """Scale the ink so its longest side is 20 px and centre its mass in 28x28."""
     height, width = crop.shape
