@@ -7,12 +7,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PYTHON := $(abspath $(PY))
 
-.PHONY: run test install install-test cassandra chromium lint bench loadtest clean
+.PHONY: run test install install-test cassandra chromium fonts lint bench bench-accuracy loadtest clean
 
 run: install cassandra
 	scripts/start-web
 
-test: install-test cassandra chromium
+test: install-test cassandra chromium fonts
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
@@ -36,11 +36,22 @@ cassandra:
 chromium:
 	scripts/install-chromium
 
+# Letters for the "no digit" training data are rendered from these Debian fonts
+# (recognizer/recognition/nondigits.py); installed only when missing.
+FONT_PACKAGES := fonts-dejavu-core fonts-liberation
+fonts:
+	@dpkg -s $(FONT_PACKAGES) >/dev/null 2>&1 || \
+		{ apt-get install -y --no-install-recommends $(FONT_PACKAGES) || \
+		  sudo apt-get install -y --no-install-recommends $(FONT_PACKAGES); }
+
 lint: install-test
 	$(PY) -m ruff check .
 
 bench: install
 	$(PY) scripts/bench_predictor.py
+
+bench-accuracy: install
+	$(PY) scripts/bench_accuracy.py
 
 loadtest: install cassandra
 	$(PY) scripts/loadtest

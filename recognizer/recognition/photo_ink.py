@@ -30,11 +30,12 @@ MIN_SIDE = 112  # smaller images are enlarged to this before filtering
 MAX_SIDE = 320  # larger ones reduced to this: enough for a 20 px digit, and fast
 MIN_CONTRAST = 32  # the ink must be at least this much darker than the paper (0-255)
 NOISE_SIGMAS = 6.0  # ink must stand this many noise deviations above the paper
-INK_FRACTION = 0.25  # ...and reach this share of the strongest ink
+INK_FRACTION = 0.15  # ...and reach this share of the strongest ink
 LINE_LENGTH = 0.7  # a ruled line runs across at least this share of the image
 # ...and ruled paper has several parallel lines: one long straight run alone is more
 # likely a digit's bar (the base of a 2 or the top of a 7 in a tight crop).
 MIN_LINES = 2
+LINE_THICKNESS = 0.015  # ...and at most this share of the image thick
 LINE_ANGLES = (-3.0, -1.5, 0.0, 1.5, 3.0)  # degrees off horizontal or vertical
 FULL_INK_PERCENTILE = 60  # this percentile of the digit's ink becomes full white
 EDGE_FLOOR = 0.2  # fainter than this share of full ink is paper (as for drawings)
@@ -89,7 +90,7 @@ def find_ink(grey: np.ndarray) -> InkCrop:
     # of the sharp ink; MNIST strokes are saturated in the middle, so the typical
     # stroke pixel becomes full white.
     full = float(np.percentile(sharp_ink[keep], FULL_INK_PERCENTILE))
-    values = np.where(ndimage.binary_dilation(keep, iterations=2), sharp_ink, 0.0)
+    values = np.where(ndimage.binary_dilation(keep, iterations=3), sharp_ink, 0.0)
     values = np.clip(values * (255.0 / max(full, 1.0)), 0.0, 255.0)
     values[values < 255.0 * EDGE_FLOOR] = 0.0
     rows = np.flatnonzero(values.any(axis=1))
@@ -127,13 +128,22 @@ def _paper_brightness(smooth: np.ndarray) -> np.ndarray:
 def _without_ruled_lines(mask: np.ndarray) -> np.ndarray:
     """The mask less long straight lines, with the strokes they crossed bridged."""
     lines = np.zeros_like(mask)
+    # Ruled lines are thin next to pen strokes, which a photo of one digit shows large.
+    thinnest = max(3.0, LINE_THICKNESS * max(mask.shape))
     for transpose in (False, True):
         view = mask.T if transpose else mask
         found = np.zeros_like(view)
         length = int(LINE_LENGTH * view.shape[1])
         for angle in LINE_ANGLES:
             found |= _straight_runs(view, length, angle)
-        if ndimage.label(found, structure=np.ones((3, 3), dtype=bool))[1] >= MIN_LINES:
+        labels, count = ndimage.label(found, structure=np.ones((3, 3), dtype=bool))
+        if count == 0:
+            continue
+        areas = ndimage.sum_labels(found, labels, index=np.arange(1, count + 1))
+        spans = np.array([xs.stop - xs.start for _ys, xs in ndimage.find_objects(labels)])
+        thin = np.flatnonzero(areas / spans <= thinnest) + 1
+        if len(thin) >= MIN_LINES:
+            found = np.isin(labels, thin)
             lines |= found.T if transpose else found
     if not lines.any():
         return mask

@@ -34,6 +34,7 @@ import numpy as np
 from django.conf import settings
 
 from recognizer.recognition.preprocessing import InkReport, preprocess_with_report
+from recognizer.storage.models import VERDICT_DIGIT, VERDICT_NO_DIGIT, VERDICT_UNSURE
 
 # Before TensorFlow is first imported, or its C++ start-up messages get through.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -50,9 +51,7 @@ class ModelUnavailable(RuntimeError):
 
 
 # The three answers a prediction can give (stored with every record).
-DIGIT = "digit"
-UNSURE = "unsure"
-NO_DIGIT = "no_digit"
+DIGIT, UNSURE, NO_DIGIT = VERDICT_DIGIT, VERDICT_UNSURE, VERDICT_NO_DIGIT
 VERDICTS = (DIGIT, UNSURE, NO_DIGIT)
 
 

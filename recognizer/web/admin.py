@@ -42,7 +42,7 @@ class PredictRecordAdmin(admin.ModelAdmin):
         return format_html(
             '<img src="{}" width="28" height="28" alt="{}">',
             png_data_url(record.image),
-            record.digit,
+            "no digit" if record.digit is None else record.digit,
         )
 
     @admin.display(description="Confidence")

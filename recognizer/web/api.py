@@ -37,6 +37,7 @@ def record_json(record: PredictRecord) -> dict:
         "confidence": record.confidence,
         "probabilities": list(record.probabilities),
         "unsure": bool(record.unsure),
+        "verdict": record.answer,
         "label": record.label,
         "source": record.source,
         "filename": record.filename,

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from recognizer.recognition.pipeline import recognise_and_store
 from recognizer.recognition.predictor import predict_image
 from recognizer.recognition.preprocessing import InvalidImage
+from recognizer.recognition.preview import picture_with_box
 from recognizer.storage import records, spool
 from recognizer.storage.models import SOURCE_CANVAS, SOURCE_UPLOAD
 from recognizer.web.forms import CanvasForm, HistoryFilterForm, LabelForm, UploadForm
@@ -30,7 +31,10 @@ def _recognise(request, form, source, filename, template, extra=None):
     status = 200
     if form.is_valid():
         try:
-            context["record"] = recognise_and_store(form.cleaned_data["image"], source, filename)
+            data = form.cleaned_data["image"]
+            context["record"] = record = recognise_and_store(data, source, filename)
+            if source == SOURCE_UPLOAD:
+                context["picture"] = picture_with_box(data, record.ink_box)
         except InvalidImage as exc:
             context["error"], status = str(exc), 400
     else:
@@ -64,6 +68,7 @@ def guess(request: HttpRequest) -> JsonResponse:
             "digit": prediction.digit,
             "confidence": prediction.confidence,
             "unsure": prediction.unsure,
+            "verdict": prediction.verdict,
         }
     )
 

@@ -94,6 +94,11 @@ class Command(BaseCommand):
             "(ten or eleven outputs) instead of random ones.",
         )
         parser.add_argument(
+            "--train-top-only",
+            action="store_true",
+            help="With --init-from: train only the last convolution and the output layer.",
+        )
+        parser.add_argument(
             "--limit",
             type=positive_int,
             default=None,
@@ -125,6 +130,7 @@ class Command(BaseCommand):
             final_learning_rate=options["final_learning_rate"],
             non_digits=options["non_digits"],
             init_from=str(options["init_from"]) if options["init_from"] else None,
+            train_top_only=options["train_top_only"],
         )
         if config.init_from and not Path(config.init_from).is_file():
             raise CommandError(f"--init-from: {config.init_from} does not exist.")
