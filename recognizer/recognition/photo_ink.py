@@ -35,7 +35,7 @@ LINE_LENGTH = 0.7  # a ruled line runs across at least this share of the image
 # ...and ruled paper has several parallel lines: one long straight run alone is more
 # likely a digit's bar (the base of a 2 or the top of a 7 in a tight crop).
 MIN_LINES = 2
-LINE_THICKNESS = 0.015  # ...and at most this share of the image thick
+LINE_THICKNESS = 0.025  # ...and at most this share of the image thick
 LINE_ANGLES = (-3.0, -1.5, 0.0, 1.5, 3.0)  # degrees off horizontal or vertical
 FULL_INK_PERCENTILE = 60  # this percentile of the digit's ink becomes full white
 EDGE_FLOOR = 0.2  # fainter than this share of full ink is paper (as for drawings)
@@ -81,7 +81,9 @@ def find_ink(grey: np.ndarray) -> InkCrop:
     if strongest < MIN_CONTRAST or strongest <= threshold:
         raise NoInkFound
     mask = ink > threshold
-    mask = _without_ruled_lines(mask)
+    # Lines are looked for in everything above the noise: faint lines break up at
+    # the ink threshold, and broken lines are not long.
+    mask = _without_ruled_lines(mask, ink > max(centre + NOISE_SIGMAS * noise, 1.0))
     keep = _digit_pieces(mask, ink)
     if keep is None:
         raise NoInkFound
@@ -125,13 +127,13 @@ def _paper_brightness(smooth: np.ndarray) -> np.ndarray:
     return ndimage.uniform_filter(paper, size=size // 2 | 1)
 
 
-def _without_ruled_lines(mask: np.ndarray) -> np.ndarray:
+def _without_ruled_lines(mask: np.ndarray, faint: np.ndarray) -> np.ndarray:
     """The mask less long straight lines, with the strokes they crossed bridged."""
     lines = np.zeros_like(mask)
     # Ruled lines are thin next to pen strokes, which a photo of one digit shows large.
     thinnest = max(3.0, LINE_THICKNESS * max(mask.shape))
     for transpose in (False, True):
-        view = mask.T if transpose else mask
+        view = faint.T if transpose else faint
         found = np.zeros_like(view)
         length = int(LINE_LENGTH * view.shape[1])
         for angle in LINE_ANGLES:
@@ -145,6 +147,7 @@ def _without_ruled_lines(mask: np.ndarray) -> np.ndarray:
         if len(thin) >= MIN_LINES:
             found = np.isin(labels, thin)
             lines |= found.T if transpose else found
+    lines &= mask
     if not lines.any():
         return mask
     rest = mask & ~lines
@@ -164,6 +167,8 @@ def _straight_runs(mask: np.ndarray, length: int, angle: float) -> np.ndarray:
     rows = (np.arange(height)[:, None] + shift[None, :]) % height
     cols = np.broadcast_to(np.arange(width), (height, width))
     straight = mask[rows, cols].astype(np.uint8)
+    # Close gaps of a few pixels along the run first (JPEG and noise break thin lines).
+    straight = ndimage.minimum_filter1d(ndimage.maximum_filter1d(straight, 5, axis=1), 5, axis=1)
     opened = ndimage.maximum_filter1d(
         ndimage.minimum_filter1d(straight, length, axis=1), length, axis=1
     )

@@ -53,6 +53,8 @@ def test_the_ink_box_surrounds_the_digit_where_it_is_in_the_photo(test_digits):
 def test_a_sideways_phone_photo_is_turned_upright_by_its_exif_tag(test_digits):
     rng = np.random.default_rng(5)
     digit = test_digits[0][1]
-    upright = get_predictor().predict_image(photos.encode(photos.to_image(photos._plain(digit, rng))))
+    upright = get_predictor().predict_image(
+        photos.encode(photos.to_image(photos._plain(digit, rng)))
+    )
     tagged = get_predictor().predict_image(photos.exif_orientation(digit, rng))
     assert tagged.digit == upright.digit == int(test_digits[1][1])
