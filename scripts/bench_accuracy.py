@@ -122,13 +122,13 @@ def main() -> int:
             missed.append(f"uploads: {name}")
         print(
             f"  {name:<32} {tally.total:>6} {tally.accuracy:>8.2%} "
-            f"{tally.flagged / tally.total:>8.2%} {tally.refused:>8}  {mark(ok)}"
+            f"{tally.flagged / max(tally.total, 1):>8.2%} {tally.refused:>8}  {mark(ok)}"
         )
     ok = overall.accuracy >= TARGETS["uploads overall"]
     missed += [] if ok else ["uploads overall"]
     print(
         f"  {'all uploads':<32} {overall.total:>6} {overall.accuracy:>8.2%} "
-        f"{overall.flagged / overall.total:>8.2%} {overall.refused:>8}  {mark(ok)}"
+        f"{overall.flagged / max(overall.total, 1):>8.2%} {overall.refused:>8}  {mark(ok)}"
     )
 
     # Canvas drawings.
@@ -140,7 +140,7 @@ def main() -> int:
     missed += [] if ok else ["canvas"]
     print(
         f"\nCanvas drawings: {canvas.accuracy:.2%} right of {canvas.total}, "
-        f"{canvas.flagged / canvas.total:.2%} flagged  {mark(ok)}"
+        f"{canvas.flagged / max(canvas.total, 1):.2%} flagged  {mark(ok)}"
     )
 
     # Non-digits.
@@ -167,12 +167,12 @@ def main() -> int:
     missed += [] if ok else ["non-digits caught"]
     print(f"  called 'no digit' or 'unsure': {caught:.2%} of {total_all}  {mark(ok)}")
 
-    digits_flagged = (canvas.flagged + overall.flagged) / (canvas.total + overall.total)
+    digits_flagged = (canvas.flagged + overall.flagged) / max(canvas.total + overall.total, 1)
     print("\nReal digits called 'no digit' or 'unsure':")
     for name, share in (
         ("MNIST test", mnist_flagged),
-        ("canvas", canvas.flagged / canvas.total),
-        ("uploads", overall.flagged / overall.total),
+        ("canvas", canvas.flagged / max(canvas.total, 1)),
+        ("uploads", overall.flagged / max(overall.total, 1)),
     ):
         ok = share <= TARGETS["digits flagged at most"]
         missed += [] if ok or name == "uploads" else [f"flagged: {name}"]
