@@ -20,6 +20,7 @@ import numpy as np
 from django.conf import settings
 from PIL import Image, ImageOps
 
+from recognizer.recognition import image_budget
 from recognizer.recognition.images import IMAGE_SIDE
 from recognizer.recognition.photo_ink import NoInkFound, find_ink
 
@@ -134,12 +135,9 @@ def _decode_to_grey(data: bytes) -> tuple[np.ndarray, bool]:
             if image.format == "JPEG":
                 # Let libjpeg decode at reduced size: much faster for large photos.
                 image.draft("RGB", (WORKING_SIDE, WORKING_SIDE))
-            image.seek(0)  # GIF / WebP animations: the first frame
-            image.load()
-            # Phone photos store their rotation in EXIF.
-            ImageOps.exif_transpose(image, in_place=True)
-            grey, drawn = _grey_levels(image)
-    except InvalidImage:
+            # One expensive decode at a time per process, at low priority.
+            grey, drawn = image_budget.decode(image, _load_grey)
+    except (InvalidImage, image_budget.ImageBudgetExceeded):
         raise
     except Exception:
         # Truncated files ("image file is truncated"), broken chunks, bad palettes...
@@ -147,6 +145,14 @@ def _decode_to_grey(data: bytes) -> tuple[np.ndarray, bool]:
             "The image is damaged or truncated: Pillow could not decode it."
         ) from None
     return grey, drawn
+
+
+def _load_grey(image: Image.Image) -> tuple[np.ndarray, bool]:
+    image.seek(0)  # GIF / WebP animations: the first frame
+    image.load()
+    # Phone photos store their rotation in EXIF.
+    ImageOps.exif_transpose(image, in_place=True)
+    return _grey_levels(image)
 
 
 def _grey_levels(image: Image.Image) -> tuple[np.ndarray, bool]:

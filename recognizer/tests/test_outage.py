@@ -85,6 +85,7 @@ def test_every_answered_prediction_reaches_cassandra_exactly_once_after_an_outag
         MNIST_SPOOL_REPLAY_SECONDS="1",
         CASSANDRA_REQUEST_TIMEOUT="2",
         CASSANDRA_CONNECT_TIMEOUT="2",
+        MNIST_RATE_LIMIT="off",  # the stream posts faster than a person would
     )
     with server:
         stream = Stream(server.url)
