@@ -153,6 +153,8 @@ def main() -> int:
     for name, draw in kinds:
         counts = {NO_DIGIT: 0, UNSURE: 0, "digit": 0, None: 0}
         count = args.non_digits // len(kinds)
+        if count == 0:
+            continue
         for _ in range(count):
             verdict, _digit = read(predictor, photos.non_digit_upload(draw(rng), rng))
             counts[verdict] += 1
