@@ -85,7 +85,9 @@ def api_view(methods: tuple[str, ...]):
 def _json_body(request: HttpRequest) -> dict:
     try:
         body = json.loads(request.body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    # Any parser failure is the client's: RecursionError comes from a body
+    # nested deeper than the interpreter's stack (e.g. 100,000 "[").
+    except (ValueError, RecursionError):
         raise ApiError("The body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise ApiError("The JSON body must be an object.")

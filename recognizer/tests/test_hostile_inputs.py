@@ -199,3 +199,19 @@ def test_random_json_never_causes_a_server_error(client, body):
     assert response.status_code < 500
     listing = client.get("/api/predictions/", {"limit": "3", "cursor": json.dumps(body)[:60]})
     assert listing.status_code < 500
+
+
+
+@pytest.mark.parametrize("method", ["POST", "PATCH"])
+def test_a_json_body_nested_100000_levels_deep_is_400(client, method):
+    body = "[" * 100_000 + "]" * 100_000
+    if method == "PATCH":
+        created = client.post(
+            "/api/predictions/", {"image": SimpleUploadedFile("one.png", DIGIT)}
+        ).json()
+        response = client.patch(created["url"], body, content_type="application/json")
+    else:
+        response = client.post("/api/predictions/", body, content_type="application/json")
+    assert response.status_code == 400
+    assert "not valid JSON" in response.json()["error"]
+    still_serving(client)
