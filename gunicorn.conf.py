@@ -27,7 +27,7 @@ def post_worker_init(worker):
 
     warm_up()
     try:
-        storage.cassandra_version()  # connect now, not on the first request
+        storage.server_versions()  # connect now, not on the first request
     except storage.StorageUnavailable:
         pass  # answered requests are spooled until Cassandra is back
     # Replays records left in the spool by an earlier outage, then keeps watching.

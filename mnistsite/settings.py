@@ -131,6 +131,8 @@ DATABASE_ROUTERS = ["recognizer.routers.CassandraRouter"]
 # Records Cassandra could not take wait here, fsynced, until they are replayed.
 SPOOL_DIR = Path(env_str("MNIST_SPOOL_DIR", str(VAR_DIR / "spool")))
 SPOOL_REPLAY_INTERVAL = env_float("MNIST_SPOOL_REPLAY_SECONDS", 5.0, minimum=0.1)
+# After each failed replay the wait doubles, up to this cap.
+SPOOL_REPLAY_MAX_INTERVAL = env_float("MNIST_SPOOL_REPLAY_MAX_SECONDS", 60.0, minimum=0.1)
 # After a failed write, spool directly for this long instead of making every
 # request wait for Cassandra to fail again; the replayer keeps probing.
 CASSANDRA_RETRY_AFTER = env_float("CASSANDRA_RETRY_AFTER", 2.0, minimum=0.0)
