@@ -130,9 +130,7 @@ def append(record: PredictRecord) -> None:
 def _replay_files() -> list[Path]:
     """Files being replayed, oldest first."""
     folder = spool_dir()
-    return sorted(folder.glob(_OLD_REPLAYING)) + [
-        p for p in [folder / REPLAYING] if p.exists()
-    ]
+    return sorted(folder.glob(_OLD_REPLAYING)) + [p for p in [folder / REPLAYING] if p.exists()]
 
 
 def _files() -> list[Path]:

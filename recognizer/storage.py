@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 from cassandra import DriverException, InvalidRequest, RequestExecutionException
 from cassandra.cluster import NoHostAvailable
+from cassandra.connection import ConnectionException
 from cassandra.cqlengine import CQLEngineException
 from cassandra.cqlengine import connection as cql_connection
 from cassandra.query import UNSET_VALUE
@@ -117,6 +118,7 @@ def _translate_errors(func):
             ) from exc
         except (
             NoHostAvailable,
+            ConnectionException,  # not a DriverException: e.g. a connection shut down mid-query
             RequestExecutionException,
             DriverException,
             CQLEngineException,
@@ -231,6 +233,9 @@ class _PreparedInsert:
                     f"INSERT INTO {keyspace}.{PredictRecord.__table_name__} "
                     f"({', '.join(self.columns)}) VALUES ({', '.join('?' * len(self.columns))})"
                 )
+                # An upsert of an application-made id: safe for the driver
+                # to retry on another node after a timeout or a lost node.
+                statement.is_idempotent = True
                 self._statements[key] = statement
         # Unset, not null, for missing values: no tombstones, and a replayed
         # record never erases a correction stored since.
