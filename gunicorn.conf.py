@@ -1,7 +1,7 @@
 """gunicorn settings, read from the same environment variables as the site.
 
 Each worker loads the Keras model once, before it accepts requests, and its
-threads share that one instance (see recognizer/predictor.py).
+threads share that one instance (see recognizer/recognition/predictor.py).
 """
 
 import os
@@ -21,14 +21,14 @@ max_requests_jitter = max_requests // 10
 
 
 def post_worker_init(worker):
-    from recognizer import storage
-    from recognizer.predictor import warm_up
-    from recognizer.spool import start_replayer
+    from recognizer.recognition.predictor import warm_up
+    from recognizer.storage import records
+    from recognizer.storage.spool import start_replayer
 
     warm_up()
     try:
-        storage.server_versions()  # connect now, not on the first request
-    except storage.StorageUnavailable:
+        records.server_versions()  # connect now, not on the first request
+    except records.StorageUnavailable:
         pass  # answered requests are spooled until Cassandra is back
     # Replays records left in the spool by an earlier outage, then keeps watching.
     start_replayer()

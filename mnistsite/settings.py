@@ -43,8 +43,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "recognizer.middleware.ContentSecurityPolicyMiddleware",
-    "recognizer.middleware.RequestLimitsMiddleware",
+    "recognizer.web.middleware.ContentSecurityPolicyMiddleware",
+    "recognizer.web.middleware.RequestLimitsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -52,7 +52,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "recognizer.middleware.StorageOutageMiddleware",
+    "recognizer.web.middleware.StorageOutageMiddleware",
 ]
 
 ROOT_URLCONF = "mnistsite.urls"
@@ -68,7 +68,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "recognizer.context_processors.limits",
+                "recognizer.web.context_processors.limits",
             ],
         },
     },
@@ -138,7 +138,7 @@ DATABASES = {
         },
     },
 }
-DATABASE_ROUTERS = ["recognizer.routers.CassandraRouter"]
+DATABASE_ROUTERS = ["recognizer.storage.routers.CassandraRouter"]
 
 # Records Cassandra could not take wait here, fsynced, until they are replayed.
 SPOOL_DIR = Path(env_str("MNIST_SPOOL_DIR", str(VAR_DIR / "spool")))

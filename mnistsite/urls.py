@@ -1,13 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from recognizer import errors, views
+from recognizer.web import errors, views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("api/", include("recognizer.api_urls")),
+    path("api/", include("recognizer.web.api_urls")),
     path("healthz", views.healthz, name="healthz"),
-    path("", include("recognizer.urls")),
+    path("", include("recognizer.web.urls")),
 ]
 
 handler400 = errors.bad_request

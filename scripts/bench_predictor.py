@@ -31,8 +31,8 @@ import numpy as np  # noqa: E402
 from django.conf import settings  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from recognizer.mnist_data import MnistDataError, load_mnist  # noqa: E402
-from recognizer.preprocessing import preprocess_with_report  # noqa: E402
+from recognizer.recognition.mnist_data import MnistDataError, load_mnist  # noqa: E402
+from recognizer.recognition.preprocessing import preprocess_with_report  # noqa: E402
 
 
 def rss_mib() -> tuple[float, float]:
@@ -98,7 +98,7 @@ def main() -> None:
     import tensorflow  # noqa: F401
 
     import_seconds = time.perf_counter() - start
-    from recognizer.predictor import get_predictor, predict_image, warm_up
+    from recognizer.recognition.predictor import get_predictor, predict_image, warm_up
 
     start = time.perf_counter()
     predictor = get_predictor()

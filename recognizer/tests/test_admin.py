@@ -4,15 +4,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from recognizer import storage
-from recognizer.tests.conftest import BOTH_DATABASES, make_record
+from recognizer.storage import records
+from recognizer.tests.support.factories import BOTH_DATABASES, make_record
 
 pytestmark = pytest.mark.django_db(databases=BOTH_DATABASES, transaction=True)
 
 
 @pytest.fixture
 def record(draw_png):
-    return storage.save_record(
+    return records.save_record(
         make_record(
             at=datetime(2026, 5, 6, 7, 8, tzinfo=UTC),
             source="upload",

@@ -8,8 +8,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from recognizer import storage
-from recognizer.tests.conftest import BOTH_DATABASES
+from recognizer.storage import records
+from recognizer.tests.support.factories import BOTH_DATABASES
 
 pytestmark = pytest.mark.django_db(databases=BOTH_DATABASES, transaction=True)
 
@@ -42,7 +42,7 @@ def test_it_predicts_an_uploaded_file(client, draw_png):
     assert sum(body["probabilities"]) == pytest.approx(1, abs=1e-3)
     assert body["created_at"].endswith("Z")
     assert response["Location"] == f"/api/predictions/{body['id']}/"
-    assert storage.get_record(uuid.UUID(body["id"])).digit == 7
+    assert records.get_record(uuid.UUID(body["id"])).digit == 7
 
 
 def test_it_predicts_a_data_url_and_plain_base64(client, draw_png, data_url):
@@ -73,7 +73,7 @@ def test_it_refuses_bad_json_with_a_message(client, body, status, message):
     response = post_json(client, body)
     assert response.status_code == status
     assert message in response.json()["error"]
-    assert storage.list_records().records == []
+    assert records.list_records().records == []
 
 
 def test_it_refuses_a_body_that_is_not_json(client):

@@ -13,8 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from recognizer.site_server import SiteServer
-from recognizer.tests.fault_support import (
+from recognizer.tests.support.faults import (
     NOT_OURS,
     Stream,
     cassandra,
@@ -24,6 +23,7 @@ from recognizer.tests.fault_support import (
     stored_ids,
     wait_for_empty_spool,
 )
+from recognizer.tests.support.site_server import SiteServer
 
 pytestmark = [pytest.mark.crash, pytest.mark.slow]
 

@@ -5,9 +5,9 @@ import pytest
 from django.conf import settings
 from django.db import connections
 
-from recognizer import storage
-from recognizer.routers import CASSANDRA_ALIAS
-from recognizer.tests.conftest import BOTH_DATABASES
+from recognizer.storage import records
+from recognizer.storage.routers import CASSANDRA_ALIAS
+from recognizer.tests.support.factories import BOTH_DATABASES
 
 pytestmark = pytest.mark.django_db(databases=BOTH_DATABASES, transaction=True)
 
@@ -18,7 +18,7 @@ def missing_keyspace(monkeypatch):
     a crash that lost the schema."""
     monkeypatch.setitem(connections[CASSANDRA_ALIAS].settings_dict, "NAME", "no_such_keyspace")
     yield
-    storage._outage.recovered()
+    records._outage.recovered()
 
 
 def test_healthz_shows_no_filesystem_paths(client):
@@ -47,4 +47,4 @@ def test_the_status_page_is_503_and_says_so_when_the_keyspace_is_missing(
 
 def test_the_probe_record_is_never_listed(client):
     client.get("/healthz")
-    assert storage.list_records().records == []
+    assert records.list_records().records == []

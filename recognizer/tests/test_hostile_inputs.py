@@ -11,19 +11,25 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from recognizer import storage
-from recognizer.tests import hostile_inputs as hostile
-from recognizer.tests.conftest import BOTH_DATABASES, _draw
+from recognizer.storage import records
+from recognizer.tests.support import hostile_inputs as hostile
+from recognizer.tests.support.factories import BOTH_DATABASES, draw_digit
 
 pytestmark = pytest.mark.django_db(databases=BOTH_DATABASES, transaction=True)
 
-DIGIT = _draw("1")
+DIGIT = draw_digit("1")
 
 # (case, file bytes, filename, status, message)
 FILES = [
     ("zero-byte file", b"", "empty.png", 400, "empty"),
     ("text renamed .png", b"hello, I am text", "text.png", 400, "not an image"),
-    ("truncated PNG", hostile.truncated_png(_draw("7")), "cut.png", 400, "damaged or truncated"),
+    (
+        "truncated PNG",
+        hostile.truncated_png(draw_digit("7")),
+        "cut.png",
+        400,
+        "damaged or truncated",
+    ),
     ("decompression bomb", hostile.decompression_bomb(), "bomb.png", 400, "too large"),
     ("SVG", hostile.SVG, "seven.svg", 400, "not an image"),
     ("animated GIF, all frames blank first", hostile.animated_gif(), "anim.gif", 400, "blank"),
@@ -68,7 +74,7 @@ def test_the_api_refuses_a_hostile_file(client, case, data, filename, status, me
     response = client.post("/api/predictions/", {"image": SimpleUploadedFile(filename, data)})
     assert response.status_code == status, response.content
     assert message in response.json()["error"]
-    assert storage.list_records().records == []
+    assert records.list_records().records == []
     still_serving(client)
 
 
@@ -79,7 +85,7 @@ def test_the_upload_form_refuses_a_hostile_file(client, case, data, filename, st
     response = client.post("/upload/", {"image": SimpleUploadedFile(filename, data)})
     assert response.status_code == status
     assert message in response.content.decode()
-    assert storage.list_records().records == []
+    assert records.list_records().records == []
     still_serving(client)
 
 
@@ -156,7 +162,7 @@ def test_a_correction_that_is_not_a_digit_is_refused_everywhere(client, label):
         content_type="application/json",
     )
     assert api.status_code == 400
-    assert storage.get_record(__import__("uuid").UUID(created["id"])).label is None
+    assert records.get_record(__import__("uuid").UUID(created["id"])).label is None
 
 
 JSON_VALUES = st.recursive(

@@ -8,8 +8,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from recognizer import storage
-from recognizer.tests.conftest import BOTH_DATABASES, make_record
+from recognizer.storage import records
+from recognizer.tests.support.factories import BOTH_DATABASES, make_record
 
 pytestmark = pytest.mark.django_db(databases=BOTH_DATABASES, transaction=True)
 
@@ -17,7 +17,7 @@ FETCH = {"HTTP_X_REQUESTED_WITH": "fetch"}
 
 
 def stored_records():
-    return storage.list_records(limit=100).records
+    return records.list_records(limit=100).records
 
 
 def test_the_draw_page_has_a_canvas_and_a_csrf_protected_form(client):
@@ -122,11 +122,11 @@ def test_the_user_can_correct_a_prediction(client, draw_png, data_url):
     response = client.post(f"/history/{record.id}/label/", {"label": "4"}, **FETCH)
     assert response.status_code == 200
     assert response.json() == {"id": str(record.id), "label": 4}
-    assert storage.get_record(record.id).label == 4
+    assert records.get_record(record.id).label == 4
 
     response = client.post(f"/history/{record.id}/label/", {"label": "1"})
     assert response.status_code == 302
-    assert storage.get_record(record.id).label == 1
+    assert records.get_record(record.id).label == 1
 
 
 def test_a_correction_that_is_not_a_digit_is_refused(client, draw_png, data_url):
@@ -135,7 +135,7 @@ def test_a_correction_that_is_not_a_digit_is_refused(client, draw_png, data_url)
     response = client.post(f"/history/{record.id}/label/", {"label": "x"}, **FETCH)
     assert response.status_code == 400
     assert "digit from 0 to 9" in response.json()["error"]
-    assert storage.get_record(record.id).label is None
+    assert records.get_record(record.id).label is None
     assert client.post(f"/history/{uuid.uuid1()}/label/", {"label": "3"}).status_code == 404
 
 
@@ -148,7 +148,7 @@ def test_the_canvas_form_needs_its_csrf_token(draw_png, data_url):
 
 def save_at(moment: datetime, digit: int, source: str = "canvas", filename=None):
     record = make_record(at=moment, digit=digit, source=source, filename=filename)
-    return storage.save_record(record)
+    return records.save_record(record)
 
 
 def test_the_history_lists_newest_first_with_pages_and_filters(client):

@@ -10,9 +10,9 @@ import pytest
 from django.conf import settings
 from PIL import Image, ImageDraw
 
-from recognizer import predictor as predictor_module
-from recognizer.mnist_data import MnistData, MnistDataError, load_mnist
-from recognizer.predictor import (
+from recognizer.recognition import predictor as predictor_module
+from recognizer.recognition.mnist_data import MnistData, MnistDataError, load_mnist
+from recognizer.recognition.predictor import (
     ModelUnavailable,
     Prediction,
     Predictor,
@@ -22,7 +22,7 @@ from recognizer.predictor import (
     predict_image,
     warm_up,
 )
-from recognizer.preprocessing import InvalidImage
+from recognizer.recognition.preprocessing import InvalidImage
 
 CANVAS = 280
 CANVAS_SAMPLE = 1000

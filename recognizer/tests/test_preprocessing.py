@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from recognizer.preprocessing import (
+from recognizer.recognition.preprocessing import (
     InvalidImage,
     encode_png,
     inspect_ink,

@@ -4,8 +4,9 @@ import threading
 
 import pytest
 
-from recognizer import recognition, spool, storage
-from recognizer.tests.conftest import BOTH_DATABASES, make_record
+from recognizer.recognition import pipeline
+from recognizer.storage import records, spool
+from recognizer.tests.support.factories import BOTH_DATABASES, make_record
 
 pytestmark = pytest.mark.django_db(databases=BOTH_DATABASES, transaction=True)
 
@@ -29,8 +30,8 @@ def test_a_spooled_record_survives_the_round_trip_exactly():
 
 
 def test_replay_writes_spooled_records_to_cassandra_and_empties_the_spool():
-    records = [upload(digit=d) for d in range(3)]
-    for record in records:
+    written = [upload(digit=d) for d in range(3)]
+    for record in written:
         spool.append(record)
     assert spool.pending_count() == 3
 
@@ -38,12 +39,12 @@ def test_replay_writes_spooled_records_to_cassandra_and_empties_the_spool():
 
     assert (result.replayed, result.damaged, result.remaining, result.error) == (3, 0, 0, None)
     assert spool.pending_count() == 0
-    for record in records:
-        assert storage.get_record(record.id).digit == record.digit
+    for record in written:
+        assert records.get_record(record.id).digit == record.digit
 
 
 def test_replaying_a_record_that_is_already_stored_keeps_one_copy(cql):
-    record = storage.save_record(upload())
+    record = records.save_record(upload())
     spool.append(record)
     spool.append(record)
     assert spool.replay().replayed == 2
@@ -63,16 +64,16 @@ def test_a_record_cut_off_by_a_power_loss_is_the_only_one_lost(spool_in_tmp):
     result = spool.replay()
 
     assert (result.replayed, result.damaged, result.remaining) == (2, 1, 0)
-    assert storage.get_record(first.id) is not None
-    assert storage.get_record(after_restart.id) is not None
-    assert storage.get_record(torn.id) is None
+    assert records.get_record(first.id) is not None
+    assert records.get_record(after_restart.id) is not None
+    assert records.get_record(torn.id) is None
 
 
 def test_concurrent_appends_never_interleave():
-    records = [upload(digit=n % 10) for n in range(200)]
+    written = [upload(digit=n % 10) for n in range(200)]
     threads = [
         threading.Thread(
-            target=lambda chunk: [spool.append(r) for r in chunk], args=(records[i::8],)
+            target=lambda chunk: [spool.append(r) for r in chunk], args=(written[i::8],)
         )
         for i in range(8)
     ]
@@ -83,21 +84,21 @@ def test_concurrent_appends_never_interleave():
     lines = (spool.spool_dir() / spool.PENDING).read_bytes().splitlines(keepends=True)
     decoded = [spool.decode(line) for line in lines]
     assert None not in decoded
-    assert {r.id for r in decoded} == {r.id for r in records}
+    assert {r.id for r in decoded} == {r.id for r in written}
 
 
 def test_a_prediction_is_spooled_while_cassandra_is_known_to_be_down(settings, draw_png):
-    settings.CASSANDRA_RETRY_AFTER = 60
-    storage._outage.failed()
+    settings.CASSANDRA_RETRY_AFTER = 3600  # outlasts a slow first model load
+    records._outage.failed()
     try:
-        record = recognition.recognise_and_store(draw_png("1"), "canvas")
+        record = pipeline.recognise_and_store(draw_png("1"), "canvas")
     finally:
-        storage._outage.recovered()
+        records._outage.recovered()
     assert record.spooled is True
-    assert storage.get_record(record.id) is None
+    assert records.get_record(record.id) is None
     assert spool.pending_count() == 1
     spool.replay()
-    assert storage.get_record(record.id) is not None
+    assert records.get_record(record.id) is not None
 
 
 def test_replay_spool_command_reports_what_it_did(capsys):
@@ -126,26 +127,26 @@ def cassandra_refuses(monkeypatch):
     write fails, as in a long outage. Undo with ``cassandra_refuses.undo()``."""
     from django.db import connections
 
-    from recognizer.routers import CASSANDRA_ALIAS
+    from recognizer.storage.routers import CASSANDRA_ALIAS
 
     monkeypatch.setitem(connections[CASSANDRA_ALIAS].settings_dict, "NAME", "no_such_keyspace")
     yield monkeypatch
-    storage._outage.recovered()
+    records._outage.recovered()
 
 
 def test_a_long_outage_leaves_one_pending_and_one_replay_file(spool_in_tmp, cassandra_refuses):
-    records = [upload(digit=n % 10) for n in range(30)]
-    for record in records:
+    waiting = [upload(digit=n % 10) for n in range(30)]
+    for record in waiting:
         spool.append(record)
         assert spool.replay().error
         assert len(list(spool_in_tmp.glob("*.jsonl"))) <= 2
     assert spool.pending_count() == 30
 
     cassandra_refuses.undo()
-    storage._outage.recovered()
+    records._outage.recovered()
     assert spool.replay().replayed == 30
     assert list(spool_in_tmp.glob("*.jsonl")) == []
-    assert all(storage.get_record(record.id) for record in records)
+    assert all(records.get_record(record.id) for record in waiting)
 
 
 def test_the_replayer_logs_once_when_it_starts_failing_and_once_when_it_resumes(
@@ -156,7 +157,7 @@ def test_the_replayer_logs_once_when_it_starts_failing_and_once_when_it_resumes(
     with caplog.at_level("INFO", logger="recognizer.spool"):
         assert [replayer._replay_once() for _ in range(5)] == [False] * 5
         cassandra_refuses.undo()
-        storage._outage.recovered()
+        records._outage.recovered()
         assert replayer._replay_once() is True
         assert replayer._replay_once() is True
     messages = [record.getMessage() for record in caplog.records]
@@ -169,13 +170,12 @@ def test_replay_files_of_older_versions_are_replayed_too(spool_in_tmp):
     record = upload()
     (spool.spool_dir() / "replaying-1700000000000000000.jsonl").write_bytes(spool.encode(record))
     assert spool.replay().replayed == 1
-    assert storage.get_record(record.id) is not None
+    assert records.get_record(record.id) is not None
 
 
 def test_the_health_check_shows_the_age_of_the_oldest_waiting_record(client):
     from datetime import UTC, datetime, timedelta
 
-    from recognizer.tests.conftest import make_record
 
     spool.append(make_record(at=datetime.now(UTC) - timedelta(minutes=5)))
     spool.append(upload())

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.management import call_command
 
-from recognizer import storage
-from recognizer.models import PredictRecord
-from recognizer.record_ids import bucket_of, created_at_of
-from recognizer.tests.conftest import BOTH_DATABASES, PROBABILITIES, make_record
+from recognizer.storage import records
+from recognizer.storage.models import PredictRecord
+from recognizer.storage.record_ids import bucket_of, created_at_of
+from recognizer.tests.support.factories import BOTH_DATABASES, PROBABILITIES, make_record
 
 pytestmark = pytest.mark.django_db(databases=BOTH_DATABASES, transaction=True)
 
@@ -49,7 +49,7 @@ def test_sync_cassandra_creates_the_keyspace_tables_and_indexes(cql, keyspace):
 
 
 def test_it_saves_a_record_that_raw_cql_and_the_model_read_back(cql):
-    record = storage.save_record(make_record(source="upload", filename="seven.png", digit=7))
+    record = records.save_record(make_record(source="upload", filename="seven.png", digit=7))
 
     row = cql.execute(
         "SELECT * FROM predict_record WHERE bucket = %s AND id = %s", [record.bucket, record.id]
@@ -62,7 +62,7 @@ def test_it_saves_a_record_that_raw_cql_and_the_model_read_back(cql):
 
     via_model = PredictRecord.objects.get(bucket=record.bucket, id=record.id)
     assert via_model.filename == "seven.png"
-    assert storage.get_record(record.id).digit == 7
+    assert records.get_record(record.id).digit == 7
 
 
 def test_a_record_knows_its_time_and_partition_from_its_id():
@@ -73,17 +73,17 @@ def test_a_record_knows_its_time_and_partition_from_its_id():
 
 
 def test_it_keeps_all_of_1000_records_written_at_once(cql):
-    records = [make_record(digit=n % 10) for n in range(1000)]
+    written = [make_record(digit=n % 10) for n in range(1000)]
     errors = []
 
     def write(chunk):
         try:
             for record in chunk:
-                storage.save_record(record)
+                records.save_record(record)
         except Exception as exc:  # noqa: BLE001 - reported by the assertion below
             errors.append(exc)
 
-    threads = [threading.Thread(target=write, args=(records[i::8],)) for i in range(8)]
+    threads = [threading.Thread(target=write, args=(written[i::8],)) for i in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -93,30 +93,30 @@ def test_it_keeps_all_of_1000_records_written_at_once(cql):
     # The old prototype keyed records by a timestamp string; show that this run
     # really produced many records in the same millisecond, and kept them all.
     per_millisecond = {}
-    for record in records:
+    for record in written:
         key = record.created_at.replace(microsecond=record.created_at.microsecond // 1000)
         per_millisecond[key] = per_millisecond.get(key, 0) + 1
     assert max(per_millisecond.values()) > 1
 
     stored = set()
-    for bucket in {record.bucket for record in records}:
+    for bucket in {record.bucket for record in written}:
         stored |= {
             row["id"]
             for row in cql.execute("SELECT id FROM predict_record WHERE bucket = %s", [bucket])
         }
-    assert stored == {record.id for record in records}
+    assert stored == {record.id for record in written}
 
 
 def test_it_lists_newest_first_page_by_page_across_days():
     start = datetime(2025, 6, 1, 22, 30, tzinfo=UTC)
     # 3 days, records in several hours of each, some hours holding several.
     moments = [start + timedelta(hours=h, minutes=m) for h in range(0, 72, 5) for m in (0, 1, 7)]
-    saved = [storage.save_record(make_record(at=moment)) for moment in moments]
+    saved = [records.save_record(make_record(at=moment)) for moment in moments]
     expected = sorted((record.id for record in saved), key=created_at_of, reverse=True)
 
     seen, cursor, pages = [], None, []
     while True:
-        page = storage.list_records(limit=7, cursor=cursor)
+        page = records.list_records(limit=7, cursor=cursor)
         pages.append(page)
         seen.extend(record.id for record in page.records)
         if page.next_cursor is None:
@@ -129,7 +129,7 @@ def test_it_lists_newest_first_page_by_page_across_days():
     # Walk back from the last page with the "newer" cursors.
     back, page = [], pages[-1]
     while page.prev_cursor is not None:
-        page = storage.list_records(limit=7, cursor=page.prev_cursor)
+        page = records.list_records(limit=7, cursor=page.prev_cursor)
         back.append([record.id for record in page.records])
     assert back == [[record.id for record in p.records] for p in reversed(pages[:-1])]
 
@@ -137,7 +137,7 @@ def test_it_lists_newest_first_page_by_page_across_days():
 def test_it_filters_the_listing_by_digit_and_source():
     start = datetime(2025, 7, 1, 10, tzinfo=UTC)
     saved = [
-        storage.save_record(
+        records.save_record(
             make_record(
                 at=start + timedelta(minutes=17 * n),
                 digit=n % 3,
@@ -146,7 +146,7 @@ def test_it_filters_the_listing_by_digit_and_source():
         )
         for n in range(30)
     ]
-    page = storage.list_records(limit=100, digit=2, source="upload")
+    page = records.list_records(limit=100, digit=2, source="upload")
     expected = [
         r.id
         for r in sorted(saved, key=lambda r: r.created_at, reverse=True)
@@ -157,19 +157,19 @@ def test_it_filters_the_listing_by_digit_and_source():
 
 
 def test_it_finds_one_record_by_id_and_stores_a_correction():
-    record = storage.save_record(make_record(at=datetime(2024, 2, 29, 12, tzinfo=UTC)))
-    assert storage.get_record(record.id).created_at == record.created_at
-    assert storage.get_record(uuid.uuid1()) is None
-    assert storage.get_record(uuid.uuid4()) is None
+    record = records.save_record(make_record(at=datetime(2024, 2, 29, 12, tzinfo=UTC)))
+    assert records.get_record(record.id).created_at == record.created_at
+    assert records.get_record(uuid.uuid1()) is None
+    assert records.get_record(uuid.uuid4()) is None
 
-    storage.set_label(record.id, 4)
-    assert storage.get_record(record.id).label == 4
+    records.set_label(record.id, 4)
+    assert records.get_record(record.id).label == 4
 
 
 def test_saving_the_same_record_twice_keeps_one(cql):
     record = make_record()
-    storage.save_record(record)
-    storage.save_record(record)
+    records.save_record(record)
+    records.save_record(record)
     rows = list(
         cql.execute(
             "SELECT id FROM predict_record WHERE bucket = %s", [bucket_of(record.created_at)]
@@ -186,8 +186,8 @@ def test_a_cursor_that_was_not_made_here_is_rejected():
         f"sideways:{uuid.uuid1()}",
         f"older:{uuid.uuid4()}",
     ]:
-        with pytest.raises(storage.InvalidCursor):
-            storage.Cursor.parse(text)
+        with pytest.raises(records.InvalidCursor):
+            records.Cursor.parse(text)
 
 
 def test_threads_racing_on_a_fresh_process_all_get_a_connection():
@@ -200,10 +200,10 @@ def test_threads_racing_on_a_fresh_process_all_get_a_connection():
 
     script = (
         "import django, threading; django.setup()\n"
-        "from recognizer import storage\n"
+        "from recognizer.storage import records\n"
         "results = []\n"
         "def ask():\n"
-        "    try: results.append(storage.server_versions())\n"
+        "    try: results.append(records.server_versions())\n"
         "    except Exception as exc: results.append(repr(exc))\n"
         "threads = [threading.Thread(target=ask) for _ in range(8)]\n"
         "[t.start() for t in threads]; [t.join() for t in threads]\n"

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 from PIL import Image, ImageDraw
 
-from recognizer.mnist_data import IDX_FILES, load_mnist
+from recognizer.recognition.mnist_data import IDX_FILES, load_mnist
 
 MANAGE = Path(settings.BASE_DIR) / "manage.py"
 METADATA_KEYS = {

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from PIL import Image, ImageDraw, ImageFont
 
-from recognizer.mnist_data import MnistDataError, load_mnist
+from recognizer.recognition.mnist_data import MnistDataError, load_mnist
 
 CELL = 44  # px per confusion-matrix cell in the plot
 MARGIN = 70
@@ -87,7 +87,7 @@ class Command(BaseCommand):
             data = load_mnist(options["data"] or Path(settings.MNIST_DATA_DIR))
         except MnistDataError as exc:
             raise CommandError(str(exc)) from None
-        from recognizer.predictor import ModelUnavailable, Predictor
+        from recognizer.recognition.predictor import ModelUnavailable, Predictor
 
         model_path = options["model"] or Path(settings.MODEL_PATH)
         try:

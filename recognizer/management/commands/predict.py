@@ -9,7 +9,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from recognizer.preprocessing import InvalidImage
+from recognizer.recognition.preprocessing import InvalidImage
 
 BAD_INPUT_EXIT_CODE = 2
 
@@ -26,7 +26,7 @@ class Command(BaseCommand):
         parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="Image files.")
 
     def handle(self, *args, **options) -> None:
-        from recognizer.predictor import ModelUnavailable, get_predictor
+        from recognizer.recognition.predictor import ModelUnavailable, get_predictor
 
         try:
             predictor = get_predictor()

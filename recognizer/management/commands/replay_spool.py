@@ -7,7 +7,7 @@ example after restoring a server whose workers are stopped.
 
 from django.core.management.base import BaseCommand, CommandError
 
-from recognizer import spool
+from recognizer.storage import spool
 
 
 class Command(BaseCommand):

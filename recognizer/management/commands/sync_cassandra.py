@@ -15,7 +15,7 @@ from django.core.management.base import CommandError
 from django.db import connections
 from django_cassandra_engine.management.commands import sync_cassandra
 
-from recognizer.routers import CASSANDRA_ALIAS
+from recognizer.storage.routers import CASSANDRA_ALIAS
 
 INDEXED_COLUMNS = ("digit", "source")
 INDEX_BUILD_TIMEOUT = 120

@@ -10,7 +10,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from recognizer.mnist_data import MnistDataError, load_mnist
+from recognizer.recognition.mnist_data import MnistDataError, load_mnist
 
 
 def positive_int(value: str) -> int:
@@ -32,7 +32,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        from recognizer.training import TrainingConfig
+        from recognizer.recognition.training import TrainingConfig
 
         defaults = TrainingConfig()
         parser.add_argument(
@@ -86,7 +86,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
 
         # Imported here so that `manage.py help` and option errors stay fast.
-        from recognizer.training import TrainingConfig, train
+        from recognizer.recognition.training import TrainingConfig, train
 
         defaults = TrainingConfig()
         config = TrainingConfig(

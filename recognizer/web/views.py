@@ -8,13 +8,13 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from recognizer import spool, storage
-from recognizer.forms import CanvasForm, HistoryFilterForm, LabelForm, UploadForm
-from recognizer.health import health_report
-from recognizer.models import SOURCE_CANVAS, SOURCE_UPLOAD
-from recognizer.predictor import predict_image
-from recognizer.preprocessing import InvalidImage
-from recognizer.recognition import recognise_and_store
+from recognizer.recognition.pipeline import recognise_and_store
+from recognizer.recognition.predictor import predict_image
+from recognizer.recognition.preprocessing import InvalidImage
+from recognizer.storage import records, spool
+from recognizer.storage.models import SOURCE_CANVAS, SOURCE_UPLOAD
+from recognizer.web.forms import CanvasForm, HistoryFilterForm, LabelForm, UploadForm
+from recognizer.web.health import health_report
 
 HISTORY_PAGE_SIZE = 20
 
@@ -77,7 +77,7 @@ def upload(request: HttpRequest) -> HttpResponse:
 
 
 def _record_or_404(record_id: uuid.UUID):
-    record = storage.get_record(record_id)
+    record = records.get_record(record_id)
     if record is None:
         raise Http404("No prediction has this id.")
     return record
@@ -95,7 +95,7 @@ def label(request: HttpRequest, record_id: uuid.UUID) -> HttpResponse:
         return render(
             request, "recognizer/record.html", {"record": record, "error": message}, status=400
         )
-    record = storage.set_label(record.id, form.cleaned_data["label"])
+    record = records.set_label(record.id, form.cleaned_data["label"])
     if _is_fetch(request):
         return JsonResponse({"id": str(record.id), "label": record.label})
     return redirect("recognizer:record", record_id=record.id)
@@ -106,7 +106,7 @@ def history(request: HttpRequest) -> HttpResponse:
     form = HistoryFilterForm(request.GET)
     if not form.is_valid():
         return render(request, "recognizer/history.html", {"form": form, "page": None}, status=400)
-    page = storage.list_records(HISTORY_PAGE_SIZE, form.cleaned_data["cursor"], **form.filters())
+    page = records.list_records(HISTORY_PAGE_SIZE, form.cleaned_data["cursor"], **form.filters())
     base_url = reverse("recognizer:history")
     spooled = spool.pending_count()
     return render(

@@ -24,15 +24,15 @@ from cassandra.query import UNSET_VALUE
 from django.conf import settings
 from django.db import connections
 
-from recognizer.models import ALL_BUCKETS, PredictBucket, PredictRecord
-from recognizer.record_ids import (
+from recognizer.storage.models import ALL_BUCKETS, PredictBucket, PredictRecord
+from recognizer.storage.record_ids import (
     PROBE_ID,
     bucket_of,
     bucket_of_id,
     created_at_of,
     new_record_id,
 )
-from recognizer.routers import CASSANDRA_ALIAS
+from recognizer.storage.routers import CASSANDRA_ALIAS
 
 OLDER = "older"
 NEWER = "newer"

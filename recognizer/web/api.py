@@ -12,11 +12,13 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
-from recognizer import inputs, openapi, storage
-from recognizer.forms import HistoryFilterForm, LabelForm
-from recognizer.models import SOURCE_CANVAS, SOURCE_UPLOAD, SOURCES, PredictRecord
-from recognizer.preprocessing import InvalidImage
-from recognizer.recognition import recognise_and_store
+from recognizer.recognition import inputs
+from recognizer.recognition.pipeline import recognise_and_store
+from recognizer.recognition.preprocessing import InvalidImage
+from recognizer.storage import records
+from recognizer.storage.models import SOURCE_CANVAS, SOURCE_UPLOAD, SOURCES, PredictRecord
+from recognizer.web import openapi
+from recognizer.web.forms import HistoryFilterForm, LabelForm
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -72,7 +74,7 @@ def api_view(methods: tuple[str, ...]):
                     response = _error(str(exc), 413)
                 except (inputs.InvalidInput, InvalidImage) as exc:
                     response = _error(str(exc), 400)
-                except storage.StorageUnavailable:
+                except records.StorageUnavailable:
                     response = _error("Storage is unavailable right now; try again shortly.", 503)
             response["Access-Control-Allow-Origin"] = "*"
             return response
@@ -157,7 +159,7 @@ def predictions(request: HttpRequest) -> JsonResponse:
     if not form.is_valid():
         field, errors = next(iter(form.errors.items()))
         raise ApiError(f"'{field}': {errors[0]}")
-    page = storage.list_records(_limit(request), form.cleaned_data["cursor"], **form.filters())
+    page = records.list_records(_limit(request), form.cleaned_data["cursor"], **form.filters())
     return JsonResponse(
         {
             "results": [record_json(record) for record in page.records],
@@ -169,7 +171,7 @@ def predictions(request: HttpRequest) -> JsonResponse:
 
 @api_view(("GET", "PATCH"))
 def prediction(request: HttpRequest, record_id: uuid.UUID) -> JsonResponse:
-    record = storage.get_record(record_id)
+    record = records.get_record(record_id)
     if record is None:
         raise ApiError("No prediction has this id.", status=404)
     if request.method == "PATCH":
@@ -183,7 +185,7 @@ def prediction(request: HttpRequest, record_id: uuid.UUID) -> JsonResponse:
             form = LabelForm({"label": str(label)})
             if not form.is_valid():
                 raise ApiError(form.errors["label"][0])
-        record = storage.set_label(record.id, label)
+        record = records.set_label(record.id, label)
     return JsonResponse(record_json(record))
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from recognizer import views
+from recognizer.web import views
 
 app_name = "recognizer"
 

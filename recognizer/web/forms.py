@@ -4,9 +4,9 @@ from urllib.parse import urlencode
 
 from django import forms
 
-from recognizer import inputs
-from recognizer.models import SOURCES
-from recognizer.storage import Cursor, InvalidCursor
+from recognizer.recognition import inputs
+from recognizer.storage.models import SOURCES
+from recognizer.storage.records import Cursor, InvalidCursor
 
 DIGIT_CHOICES = [(str(d), str(d)) for d in range(10)]
 

@@ -1,10 +1,10 @@
 """Recognise a digit and record it: the one path that pages, the API and
 commands share, so every prediction a user sees is stored the same way."""
 
-from recognizer import spool, storage
-from recognizer.models import PredictRecord
-from recognizer.predictor import Prediction, predict_image
-from recognizer.preprocessing import encode_png
+from recognizer.recognition.predictor import Prediction, predict_image
+from recognizer.recognition.preprocessing import encode_png
+from recognizer.storage import records, spool
+from recognizer.storage.models import PredictRecord
 
 MAX_FILENAME_LENGTH = 255
 
@@ -24,7 +24,7 @@ def clean_filename(name: str | None) -> str | None:
 
 
 def record_for(prediction: Prediction, source: str, filename: str | None) -> PredictRecord:
-    return storage.new_record(
+    return records.new_record(
         source=source,
         filename=clean_filename(filename),
         digit=prediction.digit,
@@ -43,10 +43,10 @@ def store(record: PredictRecord) -> PredictRecord:
     says which, so pages can tell the user it will appear in the history later.
     """
     record.spooled = False
-    if not storage.known_to_be_down():
+    if not records.known_to_be_down():
         try:
-            return storage.save_record(record)
-        except storage.StorageUnavailable:
+            return records.save_record(record)
+        except records.StorageUnavailable:
             pass
     spool.append(record)
     record.spooled = True

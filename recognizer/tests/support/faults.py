@@ -12,9 +12,9 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from recognizer.record_ids import PROBE_ID
-from recognizer.site_server import ROOT, SiteServer
-from recognizer.tests.conftest import _draw
+from recognizer.storage.record_ids import PROBE_ID
+from recognizer.tests.support.factories import draw_digit
+from recognizer.tests.support.site_server import ROOT, SiteServer
 
 
 def cassandra(*args: str) -> None:
@@ -28,7 +28,7 @@ def cassandra(*args: str) -> None:
 
 
 def prediction_body() -> bytes:
-    image = "data:image/png;base64," + base64.b64encode(_draw("1")).decode()
+    image = "data:image/png;base64," + base64.b64encode(draw_digit("1")).decode()
     return json.dumps({"image": image}).encode()
 
 

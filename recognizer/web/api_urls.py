@@ -1,6 +1,6 @@
 from django.urls import path
 
-from recognizer import api
+from recognizer.web import api
 
 app_name = "api"
 

@@ -2,7 +2,7 @@
 
 Django's own change list builds relational querysets (Q objects, offsets,
 counts) that Cassandra cannot run, so the list page is drawn from the same
-cursor-paged storage.list_records as the history page. The detail page is
+cursor-paged records.list_records as the history page. The detail page is
 Django's, with every field read-only.
 """
 
@@ -13,10 +13,10 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
-from recognizer import storage
-from recognizer.forms import HistoryFilterForm
-from recognizer.models import PredictRecord
+from recognizer.storage import records
+from recognizer.storage.models import PredictRecord
 from recognizer.templatetags.recognizer_extras import percent, png_data_url
+from recognizer.web.forms import HistoryFilterForm
 
 
 @admin.register(PredictRecord)
@@ -51,7 +51,7 @@ class PredictRecordAdmin(admin.ModelAdmin):
 
     def get_object(self, request, object_id, from_field=None):
         try:
-            return storage.get_record(uuid.UUID(str(object_id)))
+            return records.get_record(uuid.UUID(str(object_id)))
         except ValueError:
             return None
 
@@ -61,7 +61,7 @@ class PredictRecordAdmin(admin.ModelAdmin):
         form = HistoryFilterForm(request.GET)
         page = None
         if form.is_valid():
-            page = storage.list_records(
+            page = records.list_records(
                 self.list_per_page, form.cleaned_data["cursor"], **form.filters()
             )
         context = {

@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from keras import layers  # noqa: E402
 
-from recognizer.mnist_data import MnistData, sha256_file  # noqa: E402
+from recognizer.recognition.mnist_data import MnistData, sha256_file  # noqa: E402
 
 IMAGE_SIDE = 28
 NUM_CLASSES = 10

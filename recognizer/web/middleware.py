@@ -3,9 +3,9 @@
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from recognizer.errors import error_response as _error
-from recognizer.inputs import too_large_message
-from recognizer.storage import StorageUnavailable
+from recognizer.recognition.inputs import too_large_message
+from recognizer.storage.records import StorageUnavailable
+from recognizer.web.errors import error_response as _error
 
 
 class RequestLimitsMiddleware:

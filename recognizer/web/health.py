@@ -5,14 +5,15 @@ from pathlib import Path
 
 from django.conf import settings
 
-from recognizer import predictor, spool, storage
+from recognizer.recognition import predictor
+from recognizer.storage import records, spool
 
 
 def cassandra_status() -> dict:
-    """A real write and read of the probe record (storage.probe), not a ping."""
+    """A real write and read of the probe record (records.probe), not a ping."""
     try:
-        detail = storage.probe()
-    except storage.StorageUnavailable as exc:
+        detail = records.probe()
+    except records.StorageUnavailable as exc:
         return {"ok": False, "detail": str(exc)}
     return {"ok": True, "detail": detail}
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 
-from recognizer.site_server import ROOT, SiteServer
-from recognizer.tests.conftest import _draw
+from recognizer.tests.support.factories import draw_digit
+from recognizer.tests.support.site_server import ROOT, SiteServer
 
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -26,7 +26,7 @@ CHROMIUM_ARGS = [
 
 
 class Site(SiteServer):
-    """The site under gunicorn (recognizer.site_server), read through its JSON API."""
+    """The site under gunicorn (tests/support/site_server.py), read through its JSON API."""
 
     def __init__(self) -> None:
         super().__init__(workers=1, threads=4, keyspace_prefix="test_browser")
@@ -38,7 +38,7 @@ class Site(SiteServer):
 
 def digit_png(kind: str) -> bytes:
     """A clearly drawn digit, black ink on white paper, as PNG bytes."""
-    return _draw(kind, mode="RGB")
+    return draw_digit(kind, mode="RGB")
 
 
 # Added to every page before its own scripts run: reports each Content Security

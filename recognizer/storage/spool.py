@@ -33,9 +33,9 @@ from pathlib import Path
 
 from django.conf import settings
 
-from recognizer import storage
-from recognizer.models import PredictRecord
-from recognizer.record_ids import created_at_of
+from recognizer.storage import records
+from recognizer.storage.models import PredictRecord
+from recognizer.storage.record_ids import created_at_of
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ def decode(line: bytes) -> PredictRecord | None:
         record_id = uuid.UUID(fields.pop("id"))
     except (ValueError, KeyError, TypeError, binascii.Error):
         return None
-    return storage.new_record(id=record_id, image=image, **fields)
+    return records.new_record(id=record_id, image=image, **fields)
 
 
 def append(record: PredictRecord) -> None:
@@ -190,7 +190,7 @@ def pending_count() -> int:
 def replay() -> ReplayResult:
     """Write every spooled record to Cassandra; keep what could not be written.
 
-    Checks first, with one real write and read (storage.probe), that Cassandra
+    Checks first, with one real write and read (records.probe), that Cassandra
     takes records, so a replay against a broken server fails at once instead
     of on every record. Only one replay runs at a time across processes; a
     concurrent call returns at once with what is still waiting.
@@ -199,8 +199,8 @@ def replay() -> ReplayResult:
         if not acquired:
             return ReplayResult(remaining=pending_count())
         try:
-            storage.probe()
-        except storage.StorageUnavailable as exc:
+            records.probe()
+        except records.StorageUnavailable as exc:
             return ReplayResult(remaining=pending_count(), error=str(exc))
         replayed = damaged = 0
         while True:
@@ -228,8 +228,8 @@ def _replay_file(path: Path) -> tuple[int, int, str | None]:
                 log.warning("Skipped a damaged spool record in %s", path.name)
                 continue
             try:
-                storage.save_record(record)
-            except storage.StorageUnavailable as exc:
+                records.save_record(record)
+            except records.StorageUnavailable as exc:
                 return written, skipped, str(exc)
             written += 1
     path.unlink()

@@ -11,9 +11,9 @@ image is fastest on one thread, and a web server gets its parallelism from worke
 
 "Unsure": a prediction is flagged when its top probability is below the threshold
 stored in the model's metadata (chosen on held-out validation data, see
-recognizer.training.UNSURE_RULE), or when the ink does not look like one digit
+recognizer.recognition.training.UNSURE_RULE), or when the ink does not look like one digit
 (several large pieces far apart, or ink much wider than tall; see
-recognizer.preprocessing.InkReport).
+recognizer.recognition.preprocessing.InkReport).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 
-from recognizer.preprocessing import InkReport, preprocess_with_report
+from recognizer.recognition.preprocessing import InkReport, preprocess_with_report
 
 # Before TensorFlow is first imported, or its C++ start-up messages get through.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

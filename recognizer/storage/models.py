@@ -1,0 +1,71 @@
+"""Prediction records, stored in Cassandra through django-cassandra-engine.
+
+The CQL design and its reasons are in README.md ("Storage design"). In short:
+records are partitioned by the UTC hour they were made in, clustered by a
+time-based UUID made by the application, newest first. The hour is derived
+from the id itself, so one record is found by id with a single-partition read.
+"""
+
+from cassandra.cqlengine import columns
+from django_cassandra_engine.models import DjangoCassandraModel
+
+SOURCE_UPLOAD = "upload"
+SOURCE_CANVAS = "canvas"
+SOURCES = (SOURCE_UPLOAD, SOURCE_CANVAS)
+
+# Name of the single partition of the bucket index (see PredictBucket).
+ALL_BUCKETS = "all"
+
+
+class PredictRecord(DjangoCassandraModel):
+    """One prediction, as the user saw it."""
+
+    __table_name__ = "predict_record"
+
+    bucket = columns.DateTime(partition_key=True)
+    id = columns.TimeUUID(primary_key=True, clustering_order="DESC")
+    created_at = columns.DateTime(required=True)
+    source = columns.Text(required=True)
+    filename = columns.Text()
+    digit = columns.Integer(required=True)
+    confidence = columns.Float(required=True)
+    probabilities = columns.List(columns.Float, required=True)
+    unsure = columns.Boolean(default=False)
+    model_version = columns.Text(required=True)
+    image = columns.Blob()
+    label = columns.Integer()
+
+    class Meta:
+        get_pk_field = "id"
+        verbose_name = "prediction"
+        verbose_name_plural = "predictions"
+
+    def __str__(self) -> str:
+        return f"{self.digit} ({self.source}, {self.created_at:%Y-%m-%d %H:%M:%S})"
+
+
+class PredictBucket(DjangoCassandraModel):
+    """The hours that hold at least one record, newest first.
+
+    Listing walks this small index instead of probing every hour since the
+    first record. It grows by one short row per active hour (8,760 a year).
+    """
+
+    __table_name__ = "predict_bucket"
+
+    scope = columns.Text(partition_key=True, default=ALL_BUCKETS)
+    bucket = columns.DateTime(primary_key=True, clustering_order="DESC")
+
+    class Meta:
+        get_pk_field = "bucket"
+
+
+# django-cassandra-engine labels columns with their raw names ("created_at");
+# give the admin readable ones.
+for _column, _label in {
+    "created_at": "created",
+    "model_version": "model version",
+    "label": "correction",
+    "unsure": "not sure",
+}.items():
+    PredictRecord._columns[_column].verbose_name = _label
