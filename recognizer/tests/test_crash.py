@@ -20,10 +20,10 @@ from recognizer.tests.support.faults import (
     managed_by_this_checkout,
     post_prediction,
     prediction_body,
+    site_under_faults,
     stored_ids,
     wait_for_empty_spool,
 )
-from recognizer.tests.support.site_server import SiteServer
 
 pytestmark = [pytest.mark.crash, pytest.mark.slow]
 
@@ -39,15 +39,10 @@ def write_records(url: str, count: int) -> list[uuid.UUID]:
 def test_every_answered_prediction_survives_a_sigkill_of_cassandra():
     if not managed_by_this_checkout():
         pytest.skip(NOT_OURS)
-    server = SiteServer(
-        workers=2,
-        threads=4,
-        MNIST_SPOOL_REPLAY_SECONDS="1",
-        MNIST_SPOOL_REPLAY_MAX_SECONDS="2",
-        # A killed JVM's connections are reset at once, so the driver's default
-        # timeouts cost nothing here, and schema creation on a busy machine
-        # needs them.
-    )
+    # The driver's default timeouts: a killed JVM's connections are reset at
+    # once, so they cost nothing here, and schema creation on a busy machine
+    # needs them.
+    server = site_under_faults()
     with server:
         old = write_records(server.url, 1000)
         with Stream(server.url, clients=2) as stream:

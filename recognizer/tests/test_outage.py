@@ -14,10 +14,10 @@ from recognizer.tests.support.faults import (
     Stream,
     cassandra,
     managed_by_this_checkout,
+    site_under_faults,
     stored_ids,
     wait_for_empty_spool,
 )
-from recognizer.tests.support.site_server import SiteServer
 
 pytestmark = pytest.mark.outage
 
@@ -25,14 +25,7 @@ pytestmark = pytest.mark.outage
 def test_every_answered_prediction_reaches_cassandra_exactly_once_after_an_outage():
     if not managed_by_this_checkout():
         pytest.skip(NOT_OURS)
-    server = SiteServer(
-        workers=2,
-        threads=4,
-        MNIST_SPOOL_REPLAY_SECONDS="1",
-        MNIST_SPOOL_REPLAY_MAX_SECONDS="2",
-        CASSANDRA_REQUEST_TIMEOUT="2",
-        CASSANDRA_CONNECT_TIMEOUT="2",
-    )
+    server = site_under_faults()  # default timeouts: schema creation on a busy machine needs them
     with server:
         with Stream(server.url, clients=1) as stream:
             try:

@@ -27,6 +27,18 @@ def cassandra(*args: str) -> None:
     subprocess.run([str(ROOT / "scripts" / "cassandra"), *args], check=True, timeout=1500, env=env)
 
 
+def site_under_faults(**env: str) -> SiteServer:
+    """The site as `make run` serves it (2 workers), replaying the spool
+    every second (at most every 2 s after failures), so tests wait little."""
+    return SiteServer(
+        workers=2,
+        threads=4,
+        MNIST_SPOOL_REPLAY_SECONDS="1",
+        MNIST_SPOOL_REPLAY_MAX_SECONDS="2",
+        **env,
+    )
+
+
 def prediction_body() -> bytes:
     image = "data:image/png;base64," + base64.b64encode(draw_digit("1")).decode()
     return json.dumps({"image": image}).encode()
