@@ -153,8 +153,9 @@ def _connect() -> None:
 
 
 def _has_session() -> bool:
-    # Read the registry directly: get_connection() would itself start the
-    # racy lazy connect this function exists to avoid.
+    # A private attribute, on purpose: cqlengine has no public way to ask whether
+    # a connection has a session without connecting, since get_connection() itself
+    # starts the racy lazy connect that this function exists to avoid.
     connection = cql_connection._connections.get(CASSANDRA_ALIAS)
     return connection is not None and connection.session is not None
 

@@ -34,6 +34,7 @@ from pathlib import Path
 from django.conf import settings
 
 from recognizer.storage import records
+from recognizer.storage.atomic_files import fsync_folder
 from recognizer.storage.models import PredictRecord
 from recognizer.storage.record_ids import created_at_of
 
@@ -245,11 +246,7 @@ def _move_pending_aside() -> list[Path]:
             return []
         replaying = spool_dir() / REPLAYING
         pending.rename(replaying)
-        fd = os.open(spool_dir(), os.O_RDONLY)
-        try:
-            os.fsync(fd)  # the rename itself survives a power cut
-        finally:
-            os.close(fd)
+        fsync_folder(spool_dir())  # the rename itself survives a power cut
         return [replaying]
 
 

@@ -23,3 +23,13 @@ def percent(value: float | None) -> str:
 @register.filter
 def probability_rows(probabilities) -> list[tuple[int, float]]:
     return list(enumerate(probabilities or []))
+
+
+@register.filter
+def with_article(number: int) -> str:
+    """"a 7", "an 8", "an 11": the article English needs before a number said
+    aloud (static/recognizer/js/words.js has the same rule for the scripts)."""
+    text = str(abs(number))
+    leading_group = text[: (len(text) - 1) % 3 + 1]  # "11" in 11,000 ("eleven thousand")
+    vowel_sound = text.startswith("8") or leading_group in ("11", "18")
+    return f"{'an' if vowel_sound else 'a'} {number}"

@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
+from recognizer.recognition.images import IMAGE_SIDE
 from recognizer.storage import records
 from recognizer.storage.models import PredictRecord
 from recognizer.templatetags.recognizer_extras import percent, png_data_url
@@ -40,8 +41,10 @@ class PredictRecordAdmin(admin.ModelAdmin):
     @admin.display(description="Image")
     def thumbnail(self, record: PredictRecord) -> str:
         return format_html(
-            '<img src="{}" width="28" height="28" alt="{}">',
+            '<img src="{}" width="{}" height="{}" alt="{}">',
             png_data_url(record.image),
+            IMAGE_SIDE,
+            IMAGE_SIDE,
             record.digit,
         )
 

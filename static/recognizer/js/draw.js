@@ -177,7 +177,7 @@
           liveGuess.textContent = "";
         } else {
           var pct = (body.confidence * 100).toFixed(0) + "%";
-          var digit = (body.digit === 8 ? "an " : "a ") + body.digit;
+          var digit = window.recognizerWords.withArticle(body.digit);
           liveGuess.textContent = body.unsure
             ? "Not sure yet… maybe " + digit + " (" + pct + ")"
             : "Looks like " + digit + " (" + pct + ")";
