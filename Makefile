@@ -1,20 +1,26 @@
 # Two commands: `make run` serves the site, `make test` runs every test.
-# Both set up what they need (virtualenv, requirements, Cassandra, Chromium)
-# and can be run again safely.
+# Both set up what they need (virtualenv, requirements, Cassandra, nginx,
+# Chromium, Docker) and can be run again safely.
 
 PYTHON3 ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 export PYTHON := $(abspath $(PY))
 
-.PHONY: run test install install-test cassandra chromium lint bench loadtest clean
+.PHONY: run test docker-test install install-test cassandra nginx chromium docker lint bench loadtest clean
 
-run: install cassandra
+run: install cassandra nginx
 	scripts/start-web
 
-test: install-test cassandra chromium
+test: install-test cassandra nginx chromium
 	$(PY) -m ruff check .
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not docker and not cluster"
+	$(MAKE) docker-test
+
+# The image built from the Dockerfile and the compose stack, run for real
+# (recognizer/tests/test_docker_stack.py); starts dockerd if none answers.
+docker-test: install-test docker
+	$(PY) -m pytest -m docker
 
 install: $(VENV)/.installed
 
@@ -33,8 +39,14 @@ $(VENV)/.installed-test: requirements-test.txt $(VENV)/.installed
 cassandra:
 	scripts/cassandra start
 
+nginx:
+	scripts/install-nginx
+
 chromium:
 	scripts/install-chromium
+
+docker:
+	scripts/docker-daemon install
 
 lint: install-test
 	$(PY) -m ruff check .
@@ -42,7 +54,7 @@ lint: install-test
 bench: install
 	$(PY) scripts/bench_predictor.py
 
-loadtest: install cassandra
+loadtest: install cassandra nginx
 	$(PY) scripts/loadtest
 
 clean:

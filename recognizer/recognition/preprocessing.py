@@ -20,6 +20,7 @@ import numpy as np
 from django.conf import settings
 from PIL import Image, ImageOps
 
+from recognizer.recognition import image_budget
 from recognizer.recognition.images import IMAGE_SIDE
 
 ACCEPTED_FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP")
@@ -117,12 +118,9 @@ def _decode_to_grey(data: bytes) -> np.ndarray:
             if image.format == "JPEG":
                 # Let libjpeg decode at reduced size: much faster for large photos.
                 image.draft("RGB", (WORKING_SIDE, WORKING_SIDE))
-            image.seek(0)  # GIF / WebP animations: the first frame
-            image.load()
-            # Phone photos store their rotation in EXIF.
-            ImageOps.exif_transpose(image, in_place=True)
-            grey = _grey_levels(image)
-    except InvalidImage:
+            # One expensive decode at a time per process, at low priority.
+            grey = image_budget.decode(image, _load_grey)
+    except (InvalidImage, image_budget.ImageBudgetExceeded):
         raise
     except Exception:
         # Truncated files ("image file is truncated"), broken chunks, bad palettes...
@@ -130,6 +128,14 @@ def _decode_to_grey(data: bytes) -> np.ndarray:
             "The image is damaged or truncated: Pillow could not decode it."
         ) from None
     return grey
+
+
+def _load_grey(image: Image.Image) -> np.ndarray:
+    image.seek(0)  # GIF / WebP animations: the first frame
+    image.load()
+    # Phone photos store their rotation in EXIF.
+    ImageOps.exif_transpose(image, in_place=True)
+    return _grey_levels(image)
 
 
 def _grey_levels(image: Image.Image) -> np.ndarray:

@@ -18,6 +18,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from pydantic import BaseModel, ValidationError
 
 from recognizer.recognition import inputs
+from recognizer.recognition.image_budget import ImageBudgetExceeded
 from recognizer.recognition.pipeline import recognise_and_store
 from recognizer.recognition.preprocessing import InvalidImage
 from recognizer.storage import records
@@ -77,6 +78,16 @@ api.add_exception_handler(
         request, "Storage is unavailable right now; try again shortly.", 503
     ),
 )
+
+
+
+def _busy_decoding(request: HttpRequest, exc: ImageBudgetExceeded) -> HttpResponse:
+    response = _error(request, str(exc), 503)
+    response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+api.add_exception_handler(ImageBudgetExceeded, _busy_decoding)
 
 
 def _media_type(request: HttpRequest) -> str:

@@ -35,6 +35,7 @@ def site_under_faults(**env: str) -> SiteServer:
         threads=4,
         MNIST_SPOOL_REPLAY_SECONDS="1",
         MNIST_SPOOL_REPLAY_MAX_SECONDS="2",
+        MNIST_RATE_LIMIT="off",  # the streams post faster than a person would
         **env,
     )
 
