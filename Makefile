@@ -14,7 +14,7 @@ run: install cassandra nginx
 
 test: install-test cassandra nginx chromium fonts
 	$(PY) -m ruff check .
-	$(PY) -m pytest -m "not docker"
+	$(PY) -m pytest -m "not docker and not cluster"
 	$(MAKE) docker-test
 
 # The image built from the Dockerfile and the compose stack, run for real

@@ -46,7 +46,7 @@ def post_worker_init(worker):
 
     warm_up()
     try:
-        records.cassandra_version()  # connect now, not on the first request
+        records.server_versions()  # connect now, not on the first request
     except records.StorageUnavailable:
         pass  # answered requests are spooled until Cassandra is back
     # Replays records left in the spool by an earlier outage, then keeps watching.

@@ -10,7 +10,11 @@ from datetime import timedelta
 from pathlib import Path
 
 from cassandra import ConsistencyLevel
-from cassandra.policies import ExponentialReconnectionPolicy
+from cassandra.policies import (
+    DCAwareRoundRobinPolicy,
+    ExponentialReconnectionPolicy,
+    TokenAwarePolicy,
+)
 from django.core.exceptions import ImproperlyConfigured
 
 from mnistsite.env import env_bool, env_float, env_int, env_list, env_rate_limit, env_str
@@ -101,6 +105,8 @@ CASSANDRA_REPLICATION_FACTOR = env_int("CASSANDRA_REPLICATION_FACTOR", 1, minimu
 CASSANDRA_CONSISTENCY = env_str("CASSANDRA_CONSISTENCY", "LOCAL_QUORUM").upper()
 CASSANDRA_CONNECT_TIMEOUT = env_float("CASSANDRA_CONNECT_TIMEOUT", 5.0, minimum=0.1)
 CASSANDRA_REQUEST_TIMEOUT = env_float("CASSANDRA_REQUEST_TIMEOUT", 5.0, minimum=0.1)
+# The datacenter whose nodes coordinate requests; empty: the first contact point's.
+CASSANDRA_LOCAL_DC = env_str("CASSANDRA_LOCAL_DC") or None
 
 if CASSANDRA_CONSISTENCY not in ConsistencyLevel.name_to_value:
     raise ImproperlyConfigured(
@@ -140,6 +146,12 @@ DATABASES = {
                 # Find a restarted server within seconds, not the driver's
                 # default back-off of up to ten minutes.
                 "reconnection_policy": ExponentialReconnectionPolicy(0.5, 5.0),
+                # Send each request to a replica of its partition (one hop
+                # less), in the local datacenter; with a node down, the
+                # driver moves on to the next replica.
+                "load_balancing_policy": TokenAwarePolicy(
+                    DCAwareRoundRobinPolicy(local_dc=CASSANDRA_LOCAL_DC)
+                ),
             },
             "session": {"default_timeout": CASSANDRA_REQUEST_TIMEOUT},
         },
@@ -150,6 +162,8 @@ DATABASE_ROUTERS = ["recognizer.storage.routers.CassandraRouter"]
 # Records Cassandra could not take wait here, fsynced, until they are replayed.
 SPOOL_DIR = Path(env_str("MNIST_SPOOL_DIR", str(VAR_DIR / "spool")))
 SPOOL_REPLAY_INTERVAL = env_float("MNIST_SPOOL_REPLAY_SECONDS", 5.0, minimum=0.1)
+# After each failed replay the wait doubles, up to this cap.
+SPOOL_REPLAY_MAX_INTERVAL = env_float("MNIST_SPOOL_REPLAY_MAX_SECONDS", 60.0, minimum=0.1)
 # After a failed write, spool directly for this long instead of making every
 # request wait for Cassandra to fail again; the replayer keeps probing.
 CASSANDRA_RETRY_AFTER = env_float("CASSANDRA_RETRY_AFTER", 2.0, minimum=0.0)

@@ -195,14 +195,24 @@ class HealthPart(BaseModel):
     detail: Any
 
 
+class SpoolStatus(BaseModel):
+    pending: int = Field(description="records waiting for Cassandra")
+    oldest_age_seconds: int | None = Field(
+        description="how long the oldest waiting record has waited; null when none waits"
+    )
+
+
 class HealthReport(BaseModel):
     # Other parts may be added to the report; the answer keeps them.
     model_config = ConfigDict(extra="allow")
 
-    ok: bool = Field(description="the model is loaded and Cassandra answers")
+    ok: bool = Field(
+        description="the model is loaded and a probe record can be written to and read "
+        "from Cassandra"
+    )
     model: HealthPart
     cassandra: HealthPart
-    spool: dict[str, int]
+    spool: SpoolStatus
 
 
 def record_json(record: PredictRecord) -> dict:
