@@ -69,7 +69,7 @@ def stack(report):
             report(f"built the web image in {time.monotonic() - began:.0f}s")
             began = time.monotonic()
             stack.compose("up", "--detach", timeout=600)
-            stack.wait_healthy("cassandra", "web", timeout=400)
+            stack.wait_healthy("cassandra", "web")
             report(f"both services healthy {time.monotonic() - began:.0f}s after `up`")
             yield stack
         finally:

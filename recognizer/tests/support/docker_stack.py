@@ -107,8 +107,10 @@ class Stack:
         state = json.loads(run(["docker", "inspect", self.container(service)]).stdout)[0]
         return state["State"].get("Health", {}).get("Status", "none")
 
-    def wait_healthy(self, *services: str, timeout: float = 300) -> float:
-        """Seconds until every service reports healthy (its own health check)."""
+    def wait_healthy(self, *services: str, timeout: float = 600) -> float:
+        """Seconds until every service reports healthy (its own health check).
+        The default deadline is generous on purpose: on a loaded 2-core machine a
+        Cassandra restarting after SIGKILL (commit log replay) took over 5 minutes."""
         started = time.monotonic()
         while True:
             states = {service: self.health(service) for service in services}
