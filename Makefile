@@ -1,20 +1,26 @@
 # Two commands: `make run` serves the site, `make test` runs every test.
-# Both set up what they need (virtualenv, requirements, Cassandra, nginx, Chromium)
-# and can be run again safely.
+# Both set up what they need (virtualenv, requirements, Cassandra, nginx,
+# Chromium, Docker) and can be run again safely.
 
 PYTHON3 ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 export PYTHON := $(abspath $(PY))
 
-.PHONY: run test install install-test cassandra nginx chromium lint bench loadtest clean
+.PHONY: run test docker-test install install-test cassandra nginx chromium docker lint bench loadtest clean
 
 run: install cassandra nginx
 	scripts/start-web
 
 test: install-test cassandra nginx chromium
 	$(PY) -m ruff check .
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not docker"
+	$(MAKE) docker-test
+
+# The image built from the Dockerfile and the compose stack, run for real
+# (recognizer/tests/test_docker_stack.py); starts dockerd if none answers.
+docker-test: install-test docker
+	$(PY) -m pytest -m docker
 
 install: $(VENV)/.installed
 
@@ -38,6 +44,9 @@ nginx:
 
 chromium:
 	scripts/install-chromium
+
+docker:
+	scripts/docker-daemon install
 
 lint: install-test
 	$(PY) -m ruff check .

@@ -32,6 +32,10 @@ errorlog = "-"
 # Recycle workers now and then so a slow leak in a native library cannot grow forever.
 max_requests = env_int("GUNICORN_MAX_REQUESTS", 0, minimum=0)
 max_requests_jitter = max_requests // 10
+# No control socket (gunicornc): nothing here uses it, its default place is
+# $HOME/.gunicorn/, which is read-only in the image (home /app), and servers
+# started side by side (tests) would fight over that one path.
+control_socket_disable = True
 
 
 def post_worker_init(worker):

@@ -19,6 +19,11 @@ from recognizer.storage.routers import CASSANDRA_ALIAS
 
 INDEXED_COLUMNS = ("digit", "source")
 INDEX_BUILD_TIMEOUT = 120
+# Schema changes wait until the node has written and agreed on the new schema:
+# far slower than the reads and writes that CASSANDRA_REQUEST_TIMEOUT is sized
+# for. On a busy machine the first `docker compose up` timed out creating the
+# keyspace, and the web container had to restart.
+SCHEMA_CHANGE_TIMEOUT = 60.0
 
 
 class Command(sync_cassandra.Command):
@@ -31,6 +36,10 @@ class Command(sync_cassandra.Command):
 
     def handle(self, **options):
         try:
+            connection = connections[CASSANDRA_ALIAS]
+            connection.connect()
+            session = connection.connection.session
+            session.default_timeout = max(session.default_timeout, SCHEMA_CHANGE_TIMEOUT)
             return super().handle(**options)
         except (NoHostAvailable, DriverException, OSError) as exc:
             hosts = ", ".join(settings.CASSANDRA_HOSTS)
