@@ -52,6 +52,15 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     MNIST_PORT=8000 \
     MNIST_VAR_DIR=/app/var
 
+# Debian's nginx: scripts/start-web runs it as the app user in front of gunicorn's
+# unix socket, with its own config under MNIST_VAR_DIR; the package's own service
+# is kept from starting (policy-rc.d), there is no init system here anyway.
+RUN printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d \
+    && chmod 0755 /usr/sbin/policy-rc.d \
+    && apt-get update \
+    && apt-get install -y --no-install-recommends nginx=1.22.1-9+deb12u11 \
+    && rm -rf /var/lib/apt/lists/*
+
 RUN groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid app --no-log-init \
        --home-dir /app --shell /usr/sbin/nologin app
@@ -72,7 +81,8 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=10s --start-period=90s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request as u; hosts = [h.strip().lstrip('.') for h in os.environ.get('DJANGO_ALLOWED_HOSTS', '').split(',') if h.strip() not in ('', '*')]; u.urlopen(u.Request('http://127.0.0.1:%s/healthz' % os.environ.get('MNIST_PORT', '8000'), headers={'Host': (hosts or ['localhost'])[0], 'X-Forwarded-Proto': 'https'}), timeout=8)"]
 
-# The same start-up script as `make run`: migrate, sync_cassandra, ensure_admin, gunicorn.
+# The same start-up script as `make run`: migrate, sync_cassandra, ensure_admin,
+# then nginx on 0.0.0.0:8000 (the exposed port) in front of gunicorn's unix socket.
 CMD ["scripts/start-web"]
 
 # ---------------------------------------------------------------------------

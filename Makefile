@@ -1,20 +1,20 @@
 # Two commands: `make run` serves the site, `make test` runs every test.
-# Both set up what they need (virtualenv, requirements, Cassandra, Chromium,
-# Docker) and can be run again safely.
+# Both set up what they need (virtualenv, requirements, Cassandra, nginx,
+# Chromium, Docker) and can be run again safely.
 
 PYTHON3 ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 export PYTHON := $(abspath $(PY))
 
-.PHONY: run test docker-test install install-test cassandra chromium docker lint bench loadtest clean
+.PHONY: run test docker-test install install-test cassandra nginx chromium fonts docker lint bench bench-accuracy loadtest clean
 
-run: install cassandra
+run: install cassandra nginx
 	scripts/start-web
 
-test: install-test cassandra chromium
+test: install-test cassandra nginx chromium fonts
 	$(PY) -m ruff check .
-	$(PY) -m pytest -m "not docker"
+	$(PY) -m pytest -m "not docker and not cluster"
 	$(MAKE) docker-test
 
 # The image built from the Dockerfile and the compose stack, run for real
@@ -39,8 +39,19 @@ $(VENV)/.installed-test: requirements-test.txt $(VENV)/.installed
 cassandra:
 	scripts/cassandra start
 
+nginx:
+	scripts/install-nginx
+
 chromium:
 	scripts/install-chromium
+
+# Letters for the "no digit" training data are rendered from these Debian fonts
+# (recognizer/recognition/nondigits.py); installed only when missing.
+FONT_PACKAGES := fonts-dejavu-core fonts-liberation
+fonts:
+	@dpkg -s $(FONT_PACKAGES) >/dev/null 2>&1 || \
+		{ apt-get install -y --no-install-recommends $(FONT_PACKAGES) || \
+		  sudo apt-get install -y --no-install-recommends $(FONT_PACKAGES); }
 
 docker:
 	scripts/docker-daemon install
@@ -51,7 +62,10 @@ lint: install-test
 bench: install
 	$(PY) scripts/bench_predictor.py
 
-loadtest: install cassandra
+bench-accuracy: install
+	$(PY) scripts/bench_accuracy.py
+
+loadtest: install cassandra nginx
 	$(PY) scripts/loadtest
 
 clean:

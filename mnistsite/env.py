@@ -4,7 +4,10 @@ A typo in a deployment variable should stop the process with a clear message,
 not silently fall back to a default (``DEBUG=ture`` must not mean False).
 """
 
+import math
 import os
+import re
+from dataclasses import dataclass
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -52,3 +55,39 @@ def env_float(name: str, default: float, minimum: float | None = None) -> float:
 def env_list(name: str, default: str = "") -> list[str]:
     raw = os.environ.get(name, default)
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """Requests per second or per minute for one client, and how many may come at once."""
+
+    rate: int
+    per: str  # "s" or "m", as nginx writes it: 20r/s, 300r/m
+    burst: int
+
+    @property
+    def retry_after(self) -> int:
+        """Whole seconds until one more request is allowed once the burst is spent."""
+        period = 1 if self.per == "s" else 60
+        return max(1, math.ceil(period / self.rate))
+
+    def __str__(self) -> str:
+        return f"{self.rate}r/{self.per} burst={self.burst}"
+
+
+_RATE_LIMIT = re.compile(
+    r"^\s*(?P<rate>\d+)\s*r/(?P<per>[sm])\s*(?:burst\s*=\s*(?P<burst>\d+))?\s*$"
+)
+
+
+def env_rate_limit(name: str, default: str) -> RateLimit | None:
+    """``20r/s burst=40`` (nginx's own notation), or ``off`` for no limit (None)."""
+    raw = os.environ.get(name, default)
+    if raw.strip().lower() == "off":
+        return None
+    match = _RATE_LIMIT.match(raw)
+    if match is None or int(match["rate"]) < 1:
+        raise ImproperlyConfigured(
+            f"{name} must look like '20r/s burst=40' or '300r/m', or be 'off', not {raw!r}"
+        )
+    return RateLimit(int(match["rate"]), match["per"], int(match["burst"] or 0))

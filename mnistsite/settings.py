@@ -5,13 +5,19 @@ Defaults are safe for a developer's machine; production sets the rest
 (see production.env.example).
 """
 
+import ipaddress
+from datetime import timedelta
 from pathlib import Path
 
 from cassandra import ConsistencyLevel
-from cassandra.policies import ExponentialReconnectionPolicy
+from cassandra.policies import (
+    DCAwareRoundRobinPolicy,
+    ExponentialReconnectionPolicy,
+    TokenAwarePolicy,
+)
 from django.core.exceptions import ImproperlyConfigured
 
-from mnistsite.env import env_bool, env_float, env_int, env_list, env_str
+from mnistsite.env import env_bool, env_float, env_int, env_list, env_rate_limit, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -28,6 +34,7 @@ INSTALLED_APPS = [
     # Our app first so that its sync_cassandra command (which also creates the
     # secondary tables) takes precedence over django_cassandra_engine's.
     "recognizer",
+    "recognizer.registry",
     "django_cassandra_engine",
     "django.contrib.admin",
     "django.contrib.auth",
@@ -35,9 +42,12 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
 ]
 
 MIDDLEWARE = [
+    # First: everything after it (login throttling, logs) sees the real client address.
+    "recognizer.web.middleware.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "recognizer.web.middleware.ContentSecurityPolicyMiddleware",
     "recognizer.web.middleware.RequestLimitsMiddleware",
@@ -50,6 +60,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "recognizer.web.middleware.StorageOutageMiddleware",
+    "recognizer.web.middleware.ImageBudgetMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into a 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "mnistsite.urls"
@@ -75,6 +88,15 @@ TEMPLATES = [
 # Django's own tables (auth, sessions, admin log) live in a small relational
 # database; prediction records live in Cassandra, the second database.
 VAR_DIR = Path(env_str("MNIST_VAR_DIR", str(BASE_DIR / "var")))
+# A fresh MNIST_VAR_DIR is created here: SQLite cannot create the folder of its
+# file, and "unable to open database file" says nothing about why.
+try:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+except OSError as exc:
+    raise ImproperlyConfigured(
+        f"MNIST_VAR_DIR is {str(VAR_DIR)!r}, which does not exist and cannot be created "
+        f"({exc.strerror}): point it at a folder this user may write to"
+    ) from None
 
 CASSANDRA_HOSTS = env_list("CASSANDRA_HOSTS", "127.0.0.1")
 CASSANDRA_PORT = env_int("CASSANDRA_PORT", 9042, minimum=1)
@@ -83,6 +105,8 @@ CASSANDRA_REPLICATION_FACTOR = env_int("CASSANDRA_REPLICATION_FACTOR", 1, minimu
 CASSANDRA_CONSISTENCY = env_str("CASSANDRA_CONSISTENCY", "LOCAL_QUORUM").upper()
 CASSANDRA_CONNECT_TIMEOUT = env_float("CASSANDRA_CONNECT_TIMEOUT", 5.0, minimum=0.1)
 CASSANDRA_REQUEST_TIMEOUT = env_float("CASSANDRA_REQUEST_TIMEOUT", 5.0, minimum=0.1)
+# The datacenter whose nodes coordinate requests; empty: the first contact point's.
+CASSANDRA_LOCAL_DC = env_str("CASSANDRA_LOCAL_DC") or None
 
 if CASSANDRA_CONSISTENCY not in ConsistencyLevel.name_to_value:
     raise ImproperlyConfigured(
@@ -122,6 +146,12 @@ DATABASES = {
                 # Find a restarted server within seconds, not the driver's
                 # default back-off of up to ten minutes.
                 "reconnection_policy": ExponentialReconnectionPolicy(0.5, 5.0),
+                # Send each request to a replica of its partition (one hop
+                # less), in the local datacenter; with a node down, the
+                # driver moves on to the next replica.
+                "load_balancing_policy": TokenAwarePolicy(
+                    DCAwareRoundRobinPolicy(local_dc=CASSANDRA_LOCAL_DC)
+                ),
             },
             "session": {"default_timeout": CASSANDRA_REQUEST_TIMEOUT},
         },
@@ -132,6 +162,8 @@ DATABASE_ROUTERS = ["recognizer.storage.routers.CassandraRouter"]
 # Records Cassandra could not take wait here, fsynced, until they are replayed.
 SPOOL_DIR = Path(env_str("MNIST_SPOOL_DIR", str(VAR_DIR / "spool")))
 SPOOL_REPLAY_INTERVAL = env_float("MNIST_SPOOL_REPLAY_SECONDS", 5.0, minimum=0.1)
+# After each failed replay the wait doubles, up to this cap.
+SPOOL_REPLAY_MAX_INTERVAL = env_float("MNIST_SPOOL_REPLAY_MAX_SECONDS", 60.0, minimum=0.1)
 # After a failed write, spool directly for this long instead of making every
 # request wait for Cassandra to fail again; the replayer keeps probing.
 CASSANDRA_RETRY_AFTER = env_float("CASSANDRA_RETRY_AFTER", 2.0, minimum=0.0)
@@ -139,6 +171,20 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- The model -----------------------------------------------------------------
 MODEL_PATH = Path(env_str("MNIST_MODEL_PATH", str(BASE_DIR / "ml_models" / "mnist_cnn.keras")))
+# Model versions (a folder each) and the active-version pointer every worker watches.
+MODEL_REGISTRY_DIR = Path(env_str("MNIST_MODEL_DIR", str(VAR_DIR / "models")))
+MODEL_POLL_SECONDS = env_float("MNIST_MODEL_POLL_SECONDS", 2.0, minimum=0.1)
+# Corrections one client (session or address) may make per hour; admins are not limited.
+CORRECTIONS_PER_HOUR = env_int("MNIST_CORRECTIONS_PER_HOUR", 60, minimum=1)
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # Shared by every worker on this machine (and kept in the var volume in Docker),
+    # so the correction limit holds across processes.
+    "corrections": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(VAR_DIR / "cache" / "corrections"),
+    },
+}
 MNIST_DATA_DIR = Path(env_str("MNIST_DATA", str(BASE_DIR.parent / "shared" / "datasets" / "mnist")))
 # TensorFlow's thread pools per process (0: TensorFlow picks); one each suits
 # several gunicorn threads sharing one model (README, "Performance").
@@ -156,6 +202,36 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
 # Uploads stay in memory (they are at most MAX_REQUEST_BYTES): nothing a user
 # sends is ever written to disk, under their filename or any other.
 FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler"]
+
+# Images whose decoded pixels would take more bytes than this (many pixels,
+# 16-bit, a huge WebP...) are decoded one at a time per worker, at low priority;
+# the others wait EXPENSIVE_IMAGE_WAIT seconds for their turn (none by default:
+# a waiting request holds a gunicorn thread), then get 503 and Retry-After
+# (recognizer/recognition/image_budget.py).
+EXPENSIVE_IMAGE_BYTES = env_int("MNIST_EXPENSIVE_IMAGE_BYTES", 8_000_000, minimum=0)
+EXPENSIVE_IMAGE_WAIT = env_float("MNIST_EXPENSIVE_IMAGE_WAIT", 0.0, minimum=0.0)
+
+# --- The front door (nginx, generated by `manage.py nginx_config`) ----------------
+# nginx listens here; gunicorn sits behind it on GUNICORN_SOCKET.
+LISTEN_HOST = env_str("MNIST_HOST", "127.0.0.1")
+LISTEN_PORT = env_int("MNIST_PORT", 8000, minimum=1)
+# "-" is standard output; empty turns nginx's access log off (the load test does).
+NGINX_ACCESS_LOG = env_str("NGINX_ACCESS_LOG", "-")
+# Predictions and corrections (every POST, PUT, PATCH and DELETE) per client
+# address, enforced by nginx's limit_req, which all gunicorn workers sit behind.
+RATE_LIMIT = env_rate_limit("MNIST_RATE_LIMIT", "20r/s burst=40")
+# gunicorn listens on this unix socket; only nginx (the same user) can open it,
+# which is why the app trusts the X-Forwarded-For that arrives through it.
+GUNICORN_SOCKET = Path(env_str("GUNICORN_SOCKET", str(VAR_DIR / "run" / "gunicorn.sock")))
+# Proxies in front of nginx (a TLS terminator, a load balancer) whose
+# X-Forwarded-For and X-Forwarded-Proto nginx believes: addresses or networks.
+try:
+    TRUSTED_PROXIES = [
+        str(ipaddress.ip_network(item, strict=False))
+        for item in env_list("MNIST_TRUSTED_PROXIES", "")
+    ]
+except ValueError as exc:
+    raise ImproperlyConfigured(f"MNIST_TRUSTED_PROXIES: {exc}") from None
 
 # --- Static files (whitenoise) ---------------------------------------------------
 STATIC_URL = "static/"
@@ -198,6 +274,21 @@ CONTENT_SECURITY_POLICY = env_str(
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
+# Password guessing on /admin/ (django-axes): after this many failed logins
+# from one client address, that address is refused with 429 for a while.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("MNIST_LOGIN_FAILURE_LIMIT", 10, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("MNIST_LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "recognizer.web.errors.login_locked_out"
+# The address comes from REMOTE_ADDR only, which TrustedProxyMiddleware fills
+# from nginx's header; never from a header a client could write itself.
+AXES_CLIENT_IP_CALLABLE = "recognizer.web.middleware.client_address"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -208,5 +299,7 @@ LOGGING = {
         # The driver logs each failed connection attempt with a traceback; the
         # site reports Cassandra outages itself (health checks, error pages).
         "cassandra": {"level": "CRITICAL"},
+        # django-axes announces itself at every start; lock-outs are warnings.
+        "axes": {"level": "WARNING"},
     },
 }

@@ -3,7 +3,7 @@ commands share, so every prediction a user sees is stored the same way."""
 
 from recognizer.recognition.predictor import Prediction, predict_image
 from recognizer.recognition.preprocessing import encode_png
-from recognizer.storage import records, spool
+from recognizer.storage import edit_tokens, records, spool
 from recognizer.storage.models import PredictRecord
 
 MAX_FILENAME_LENGTH = 255
@@ -24,16 +24,20 @@ def clean_filename(name: str | None) -> str | None:
 
 
 def record_for(prediction: Prediction, source: str, filename: str | None) -> PredictRecord:
-    return records.new_record(
+    record = records.new_record(
         source=source,
         filename=clean_filename(filename),
         digit=prediction.digit,
         confidence=prediction.confidence,
         probabilities=list(prediction.probabilities),
         unsure=prediction.unsure,
+        verdict=prediction.verdict,
         model_version=prediction.model_version,
         image=encode_png(prediction.model_input),
     )
+    # Not stored: where the ink was in the picture, for the page that shows it.
+    record.ink_box = prediction.ink_box
+    return record
 
 
 def store(record: PredictRecord) -> PredictRecord:
@@ -56,7 +60,14 @@ def store(record: PredictRecord) -> PredictRecord:
 def recognise_and_store(data: bytes, source: str, filename: str | None = None) -> PredictRecord:
     """Predict the digit in ``data`` and store the record durably.
 
-    Raises InvalidImage for input that is not a usable picture of a digit.
+    The record comes back with ``edit_token``: the secret that lets its maker
+    correct it (only its hash is stored). Raises InvalidImage for input that is
+    not a usable picture of a digit.
     """
     prediction = predict_image(data)
-    return store(record_for(prediction, source, filename))
+    record = record_for(prediction, source, filename)
+    token = edit_tokens.new_token()
+    record.edit_token_hash = edit_tokens.token_hash(token)
+    store(record)
+    record.edit_token = token
+    return record

@@ -13,6 +13,11 @@ SOURCE_UPLOAD = "upload"
 SOURCE_CANVAS = "canvas"
 SOURCES = (SOURCE_UPLOAD, SOURCE_CANVAS)
 
+# A prediction's answer (the same words as recognizer.recognition.predictor's).
+VERDICT_DIGIT = "digit"
+VERDICT_UNSURE = "unsure"
+VERDICT_NO_DIGIT = "no_digit"
+
 # Name of the single partition of the bucket index (see PredictBucket).
 ALL_BUCKETS = "all"
 
@@ -27,21 +32,36 @@ class PredictRecord(DjangoCassandraModel):
     created_at = columns.DateTime(required=True)
     source = columns.Text(required=True)
     filename = columns.Text()
-    digit = columns.Integer(required=True)
+    digit = columns.Integer()  # None when the verdict is "no_digit"
     confidence = columns.Float(required=True)
     probabilities = columns.List(columns.Float, required=True)
     unsure = columns.Boolean(default=False)
+    # "digit", "unsure" or "no_digit"; added by issue 10, so older rows have none
+    # (see answer).
+    verdict = columns.Text()
     model_version = columns.Text(required=True)
     image = columns.Blob()
     label = columns.Integer()
+    # sha256 of the secret given to whoever made the prediction; only its holder
+    # (or an admin) may correct the record. The secret itself is never stored.
+    edit_token_hash = columns.Text()
 
     class Meta:
         get_pk_field = "id"
         verbose_name = "prediction"
         verbose_name_plural = "predictions"
 
+    @property
+    def answer(self) -> str:
+        """The verdict, also for records stored before verdicts existed: those always
+        had a digit, flagged or not."""
+        if self.verdict:
+            return self.verdict
+        return VERDICT_UNSURE if self.unsure else VERDICT_DIGIT
+
     def __str__(self) -> str:
-        return f"{self.digit} ({self.source}, {self.created_at:%Y-%m-%d %H:%M:%S})"
+        shown = "no digit" if self.digit is None else self.digit
+        return f"{shown} ({self.source}, {self.created_at:%Y-%m-%d %H:%M:%S})"
 
 
 class PredictBucket(DjangoCassandraModel):
@@ -70,3 +90,53 @@ for _column, _label in {
     "unsure": "not sure",
 }.items():
     PredictRecord._meta.get_field(_column).verbose_name = _label
+
+
+class Correction(DjangoCassandraModel):
+    """One correction of one record, listed by time: what retraining reads.
+
+    Partitioned by the UTC day it was made (the days are listed in
+    PredictBucket under scope CORRECTION_DAYS), newest first, so exporting the
+    corrections since a date reads only those days, never the records table.
+    A record corrected twice has two rows; the newest one counts.
+    """
+
+    __table_name__ = "correction"
+
+    day = columns.DateTime(partition_key=True)
+    id = columns.TimeUUID(primary_key=True, clustering_order="DESC")
+    record_id = columns.TimeUUID(required=True)
+    label = columns.Integer()  # null: the correction was withdrawn
+    digit = columns.Integer()  # what the model had said
+    model_version = columns.Text()
+    # Who corrected it: "admin:<user>", "session:<hash>" or "client:<hash>". Also the
+    # unit retraining holds back by, so that no client is both trained and tested on.
+    corrected_by = columns.Text(required=True)
+
+    class Meta:
+        get_pk_field = "id"
+
+
+# The PredictBucket partition that lists the days holding corrections.
+CORRECTION_DAYS = "corrections"
+
+
+class ModelDayCount(DjangoCassandraModel):
+    """Counters per UTC day and model version, for the admin's live chart.
+
+    One partition per day (model versions as rows), so a chart of the last N
+    days reads N small partitions and never the records. Counters are not
+    idempotent: a write that times out after Cassandra applied it and is then
+    retried from the spool counts twice. They are statistics, not records.
+    """
+
+    __table_name__ = "model_day_count"
+
+    day = columns.DateTime(partition_key=True)
+    model_version = columns.Text(primary_key=True)
+    predictions = columns.Counter()
+    unsure = columns.Counter()
+    corrections = columns.Counter()  # labels that differ from the model's answer
+
+    class Meta:
+        get_pk_field = "model_version"

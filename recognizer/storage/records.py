@@ -15,8 +15,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from cassandra import DriverException, RequestExecutionException
+from cassandra import DriverException, InvalidRequest, RequestExecutionException
 from cassandra.cluster import NoHostAvailable
+from cassandra.connection import ConnectionException
 from cassandra.cqlengine import CQLEngineException
 from cassandra.cqlengine import connection as cql_connection
 from cassandra.query import UNSET_VALUE
@@ -24,7 +25,13 @@ from django.conf import settings
 from django.db import connections
 
 from recognizer.storage.models import ALL_BUCKETS, PredictBucket, PredictRecord
-from recognizer.storage.record_ids import bucket_of, bucket_of_id, created_at_of, new_record_id
+from recognizer.storage.record_ids import (
+    PROBE_ID,
+    bucket_of,
+    bucket_of_id,
+    created_at_of,
+    new_record_id,
+)
 from recognizer.storage.routers import CASSANDRA_ALIAS
 
 OLDER = "older"
@@ -101,8 +108,17 @@ def _translate_errors(func):
     def wrapper(*args, **kwargs):
         try:
             result = func(*args, **kwargs)
+        except InvalidRequest as exc:
+            # The server answers but refuses the query: the keyspace or table
+            # is missing, or its schema is not the one this code expects.
+            _outage.failed()
+            raise StorageUnavailable(
+                f"Cassandra refuses the prediction table ({exc}); create or fix the "
+                "schema with `manage.py sync_cassandra`"
+            ) from exc
         except (
             NoHostAvailable,
+            ConnectionException,  # not a DriverException: e.g. a connection shut down mid-query
             RequestExecutionException,
             DriverException,
             CQLEngineException,
@@ -218,6 +234,9 @@ class _PreparedInsert:
                     f"INSERT INTO {keyspace}.{PredictRecord.__table_name__} "
                     f"({', '.join(self.columns)}) VALUES ({', '.join('?' * len(self.columns))})"
                 )
+                # An upsert of an application-made id: safe for the driver
+                # to retry on another node after a timeout or a lost node.
+                statement.is_idempotent = True
                 self._statements[key] = statement
         # Unset, not null, for missing values: no tombstones, and a replayed
         # record never erases a correction stored since.
@@ -234,9 +253,13 @@ _insert = _PreparedInsert()
 @_translate_errors
 def save_record(record: PredictRecord) -> PredictRecord:
     """Write a record (an upsert: saving the same id twice keeps one record)."""
+    from recognizer.storage import day_counts
+
     _connect()
     record.validate()
     _insert.execute(record)
+    # After the insert: a record that failed to insert is spooled and counted on replay.
+    day_counts.count_prediction(record.created_at, record.model_version, record.unsure)
     keyspace = connections[CASSANDRA_ALIAS].settings_dict["NAME"]
     bucket = bucket_of_id(record.id)
     if _known_buckets.needs_write(keyspace, bucket):
@@ -259,13 +282,19 @@ def get_record(record_id: uuid.UUID) -> PredictRecord | None:
 
 
 @_translate_errors
-def set_label(record_id: uuid.UUID, label: int | None) -> PredictRecord | None:
-    """Store the user's correction; None when there is no such record."""
+def set_label(
+    record_id: uuid.UUID, label: int | None, corrected_by: str = "unknown"
+) -> PredictRecord | None:
+    """Store the user's correction, and list it by time for retraining; None when
+    there is no such record."""
+    from recognizer.storage import corrections
+
     record = get_record(record_id)
     if record is None:
         return None
     PredictRecord.objects.filter(bucket=record.bucket, id=record.id).update(label=label)
     record.label = label
+    corrections.add(record, label, corrected_by)
     return record
 
 
@@ -275,10 +304,11 @@ def list_records(
     cursor: Cursor | None = None,
     digit: int | None = None,
     source: str | None = None,
+    model_version: str | None = None,
 ) -> Page:
     """A page of records, newest first, starting after ``cursor``."""
     _connect()
-    filters = _filters(digit, source)
+    filters = _filters(digit, source, model_version)
     direction = cursor.direction if cursor else OLDER
     bound = cursor.record_id if cursor else None
     found = list(_walk(direction, bound, limit + 1, filters))
@@ -303,8 +333,8 @@ def list_records(
     )
 
 
-def _filters(digit: int | None, source: str | None) -> dict:
-    filters = {}
+def _filters(digit: int | None, source: str | None, model_version: str | None = None) -> dict:
+    filters = {"model_version": model_version} if model_version is not None else {}
     if digit is not None:
         filters["digit"] = digit
     if source is not None:
@@ -357,12 +387,43 @@ def _with_utc(record: PredictRecord) -> PredictRecord:
 
 
 @_translate_errors
-def cassandra_version() -> str:
-    """The server's release version: a real round trip, for health checks."""
+def probe() -> str:
+    """Write and read back one record with the statements predictions use.
+
+    A reachable port proves little: the keyspace may be gone, the table may
+    not match, too few replicas may be up for the consistency level. This
+    writes the probe record (always the same row, overwritten in place, in a
+    partition no listing visits) and reads it, so it fails exactly when
+    predictions could not be stored or read. Returns the servers' versions.
+    """
     _connect()
-    row = (
-        connections[CASSANDRA_ALIAS]
-        .connection.session.execute("SELECT release_version FROM system.local")
-        .one()
+    _insert.execute(
+        new_record(
+            id=PROBE_ID,
+            source="probe",
+            digit=0,
+            confidence=0.0,
+            probabilities=[0.0] * 10,
+            model_version="probe",
+        )
     )
-    return row["release_version"]
+    if get_record(PROBE_ID) is None:
+        raise StorageUnavailable("Cassandra did not return the record just written")
+    return server_versions()
+
+
+@_translate_errors
+def server_versions() -> str:
+    """The servers' versions and how many are up, as the driver sees them
+    (its control connection keeps this current, so no query is sent)."""
+    _connect()
+    session = cql_connection.get_session(CASSANDRA_ALIAS)
+    hosts = session.cluster.metadata.all_hosts()
+    versions = sorted({host.release_version for host in hosts if host.release_version})
+    up = sum(1 for host in hosts if host.is_up)
+    return f"Cassandra {', '.join(versions) or '?'}, {up} of {len(hosts)} node(s) up"
+
+
+# For the other tables' modules (corrections): one failure type, one connection path.
+translate_errors = _translate_errors
+connect = _connect

@@ -3,9 +3,14 @@
 When a write fails, the record is appended to ``pending.jsonl`` in SPOOL_DIR
 and fsynced before the user gets an answer, so an answered prediction is never
 lost. A replayer (a thread in each web worker, or ``manage.py replay_spool``)
-moves the pending file aside under a lock and writes its records to Cassandra.
-Record ids are made by the application, so writing a record twice still leaves
-one record: replay is safe to repeat after any crash.
+renames the pending file to ``replaying.jsonl`` under a lock and writes its
+records to Cassandra; only when every one of them is written is the file
+deleted. Record ids are made by the application, so writing a record twice
+still leaves one record: replay is safe to repeat after any crash.
+
+However long Cassandra stays away, the folder holds at most these two files:
+a new pending file is only moved aside once the previous replay file is gone.
+A crash at any point leaves one or both, and the next replay takes them up.
 
 Each line is ``<crc32 hex> <json>``. A line cut short by a power loss, or
 damaged, fails its checksum and is skipped alone; the lines after it replay.
@@ -31,11 +36,14 @@ from django.conf import settings
 from recognizer.storage import records
 from recognizer.storage.atomic_files import fsync_folder
 from recognizer.storage.models import PredictRecord
+from recognizer.storage.record_ids import created_at_of
 
 log = logging.getLogger(__name__)
 
 PENDING = "pending.jsonl"
-BATCH_PREFIX = "replaying-"
+REPLAYING = "replaying.jsonl"
+# Replay files of older versions (one per attempt: replaying-<ns>.jsonl).
+_OLD_REPLAYING = "replaying-*.jsonl"
 _FIELDS = (
     "source",
     "filename",
@@ -43,8 +51,10 @@ _FIELDS = (
     "confidence",
     "probabilities",
     "unsure",
+    "verdict",  # absent from lines spooled before verdicts existed: decode copes
     "model_version",
     "label",
+    "edit_token_hash",
 )
 
 
@@ -120,85 +130,180 @@ def append(record: PredictRecord) -> None:
     start_replayer()
 
 
-def _files() -> list[Path]:
+def _replay_files() -> list[Path]:
+    """Files being replayed, oldest first."""
     folder = spool_dir()
-    return sorted(folder.glob(f"{BATCH_PREFIX}*.jsonl")) + [
-        p for p in [folder / PENDING] if p.exists()
-    ]
+    return sorted(folder.glob(_OLD_REPLAYING)) + [p for p in [folder / REPLAYING] if p.exists()]
+
+
+def _files() -> list[Path]:
+    return _replay_files() + [p for p in [spool_dir() / PENDING] if p.exists()]
+
+
+def _count_lines(path: Path) -> int:
+    count = 0
+    with open(path, "rb") as spool_file:
+        for chunk in iter(lambda: spool_file.read(1 << 20), b""):
+            count += chunk.count(b"\n")
+    return count
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What waits in the spool: how many records, and since when."""
+
+    pending: int
+    oldest_age_seconds: float | None
+
+
+def backlog() -> Backlog:
+    """Records waiting (damaged ones included) and the age of the oldest.
+
+    Cheap enough for every health check: lines are counted in 1 MB reads and
+    the oldest record is the first line of the first file (files are replayed
+    in order, and each grows by appending).
+    """
+    count = 0
+    oldest: float | None = None
+    for path in _files():
+        try:
+            count += _count_lines(path)
+            if oldest is None:
+                oldest = _first_record_time(path)
+        except FileNotFoundError:
+            continue  # replayed meanwhile
+    age = None if oldest is None else max(0.0, time.time() - oldest)
+    return Backlog(count, age)
+
+
+def _first_record_time(path: Path) -> float | None:
+    with open(path, "rb") as spool_file:
+        for line in spool_file:
+            record = decode(line)
+            if record is not None:
+                return created_at_of(record.id).timestamp()
+    return None
 
 
 def pending_count() -> int:
     """How many records wait in the spool (lines, damaged ones included)."""
-    count = 0
-    for path in _files():
-        try:
-            with open(path, "rb") as spool_file:
-                count += sum(1 for line in spool_file if line.strip())
-        except FileNotFoundError:
-            continue
-    return count
+    return backlog().pending
 
 
 def replay() -> ReplayResult:
     """Write every spooled record to Cassandra; keep what could not be written.
 
-    Only one replay runs at a time across processes; a concurrent call
-    returns at once with what is still waiting.
+    Checks first, with one real write and read (records.probe), that Cassandra
+    takes records, so a replay against a broken server fails at once instead
+    of on every record. Only one replay runs at a time across processes; a
+    concurrent call returns at once with what is still waiting.
     """
     with _locked("replay.lock", blocking=False) as acquired:
         if not acquired:
             return ReplayResult(remaining=pending_count())
-        _move_pending_aside()
+        try:
+            records.probe()
+        except records.StorageUnavailable as exc:
+            return ReplayResult(remaining=pending_count(), error=str(exc))
         replayed = damaged = 0
-        for path in sorted(spool_dir().glob(f"{BATCH_PREFIX}*.jsonl")):
-            with open(path, "rb") as batch:
-                lines = [line for line in batch if line.strip()]
-            for line in lines:
-                record = decode(line)
-                if record is None:
-                    damaged += 1
-                    log.warning("Skipped a damaged spool record in %s", path.name)
-                    continue
-                try:
-                    records.save_record(record)
-                except records.StorageUnavailable as exc:
-                    return ReplayResult(replayed, damaged, pending_count(), str(exc))
-                replayed += 1
-            path.unlink()
-        return ReplayResult(replayed, damaged, pending_count())
+        while True:
+            files = _replay_files() or _move_pending_aside()
+            if not files:
+                return ReplayResult(replayed, damaged, pending_count())
+            for path in files:
+                written, skipped, error = _replay_file(path)
+                replayed += written
+                damaged += skipped
+                if error:
+                    return ReplayResult(replayed, damaged, pending_count(), error)
 
 
-def _move_pending_aside() -> None:
+def _replay_file(path: Path) -> tuple[int, int, str | None]:
+    """Write the records of one file; delete it only when all are written."""
+    written = skipped = 0
+    with open(path, "rb") as batch:
+        for line in batch:
+            if not line.strip():
+                continue
+            record = decode(line)
+            if record is None:
+                skipped += 1
+                log.warning("Skipped a damaged spool record in %s", path.name)
+                continue
+            try:
+                records.save_record(record)
+            except records.StorageUnavailable as exc:
+                return written, skipped, str(exc)
+            written += 1
+    path.unlink()
+    return written, skipped, None
+
+
+def _move_pending_aside() -> list[Path]:
+    """Rename the pending file to the replay file; [] when nothing waits."""
     # Under the writers' lock, so no append lands in the file being replayed.
     with _locked("spool.lock"):
         pending = spool_dir() / PENDING
-        if pending.exists():
-            pending.rename(spool_dir() / f"{BATCH_PREFIX}{time.time_ns()}.jsonl")
-            fsync_folder(spool_dir())
+        if not pending.exists():
+            return []
+        replaying = spool_dir() / REPLAYING
+        pending.rename(replaying)
+        fsync_folder(spool_dir())  # the rename itself survives a power cut
+        return [replaying]
 
 
 class _Replayer(threading.Thread):
-    """Replays the spool every few seconds while it is not empty."""
+    """Replays the spool while it is not empty.
 
-    def __init__(self, interval: float) -> None:
+    After a failed replay it waits twice as long as before (from the replay
+    interval up to a cap), so a long outage costs one probe a minute, not a
+    storm of them. It logs when its state changes (failing, resumed, empty),
+    not on every try.
+    """
+
+    def __init__(self, interval: float, max_interval: float) -> None:
         super().__init__(name="spool-replayer", daemon=True)
         self.interval = interval
+        self.max_interval = max(interval, max_interval)
+        self.failing = False
 
     def run(self) -> None:
+        wait = self.interval
         while True:
-            time.sleep(self.interval)
+            time.sleep(wait)
             try:
-                if _files():
-                    result = replay()
-                    if result.replayed or result.damaged:
-                        log.info(
-                            "Spool replay: %d written, %d damaged, %d waiting",
-                            result.replayed,
-                            result.damaged,
-                            result.remaining,
-                        )
+                wait = self.interval if self._replay_once() else min(wait * 2, self.max_interval)
             except Exception:  # noqa: BLE001 - the thread must outlive any one failure
-                log.exception("Spool replay failed; will try again")
+                log.exception("Spool replay failed unexpectedly; will try again")
+                wait = min(wait * 2, self.max_interval)
+
+    def _replay_once(self) -> bool:
+        """One replay if anything waits; False when it failed."""
+        if not _files():
+            return True
+        result = replay()
+        if result.error:
+            if not self.failing:
+                self.failing = True
+                log.warning(
+                    "Spool replay failing, %d record(s) wait; retrying with back-off "
+                    "up to %.0f s: %s",
+                    result.remaining,
+                    self.max_interval,
+                    result.error,
+                )
+            return False
+        if self.failing:
+            self.failing = False
+            log.warning("Spool replay resumed: Cassandra takes records again")
+        if result.replayed or result.damaged:
+            log.info(
+                "Spool replay: %d written, %d damaged, %d waiting",
+                result.replayed,
+                result.damaged,
+                result.remaining,
+            )
+        return True
 
 
 _replayer_lock = threading.Lock()
@@ -210,5 +315,7 @@ def start_replayer() -> None:
     global _replayer
     with _replayer_lock:
         if _replayer is None or not _replayer.is_alive():
-            _replayer = _Replayer(settings.SPOOL_REPLAY_INTERVAL)
+            _replayer = _Replayer(
+                settings.SPOOL_REPLAY_INTERVAL, settings.SPOOL_REPLAY_MAX_INTERVAL
+            )
             _replayer.start()

@@ -9,10 +9,16 @@ from django.db import connections
 from recognizer.storage.routers import CASSANDRA_ALIAS
 from recognizer.tests.support.factories import draw_digit
 
+# Tests that stop, kill or replace the shared Cassandra run last, in this order.
+_LAST = ("outage", "crash", "cluster")
+
 
 def pytest_collection_modifyitems(config, items):
-    """Run the outage test last: it stops and restarts the shared Cassandra."""
-    items.sort(key=lambda item: item.get_closest_marker("outage") is not None)
+    def order(item) -> int:
+        marks = [n for n, name in enumerate(_LAST, 1) if item.get_closest_marker(name)]
+        return marks[0] if marks else 0
+
+    items.sort(key=order)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -119,17 +119,47 @@ def test_it_reads_and_corrects_one_prediction(client, draw_png, data_url):
     url = f"/api/predictions/{created['id']}/"
     assert client.get(url).json()["digit"] == 7
 
-    response = client.patch(url, json.dumps({"label": 2}), content_type="application/json")
+    response = client.patch(
+        url,
+        json.dumps({"label": 2}),
+        content_type="application/json",
+        headers={"X-Edit-Token": created["edit_token"]},
+    )
     assert response.status_code == 200
     assert response.json()["label"] == 2
     assert client.get(url).json()["label"] == 2
+
+
+def test_a_correction_without_the_edit_token_is_a_json_403(client, draw_png, data_url):
+    created = post_json(client, {"image": data_url(draw_png("7"))}).json()
+    url = f"/api/predictions/{created['id']}/"
+    for headers in ({}, {"X-Edit-Token": "guessed"}):
+        response = client.patch(
+            url, json.dumps({"label": 2}), content_type="application/json", headers=headers
+        )
+        assert response.status_code == 403
+        assert "X-Edit-Token" in response.json()["error"]
+    assert client.get(url).json()["label"] is None
+    assert "edit_token" not in client.get(url).json()
+
+
+def test_an_admin_corrects_without_a_token(admin_client, draw_png, data_url):
+    created = post_json(admin_client, {"image": data_url(draw_png("7"))}).json()
+    url = f"/api/predictions/{created['id']}/"
+    response = admin_client.patch(url, json.dumps({"label": 1}), content_type="application/json")
+    assert response.status_code == 200
 
 
 @pytest.mark.parametrize("label", ["7", 10, -1, 2.5, True, [1]])
 def test_it_refuses_a_correction_that_is_not_a_digit(client, draw_png, data_url, label):
     created = post_json(client, {"image": data_url(draw_png("7"))}).json()
     url = f"/api/predictions/{created['id']}/"
-    response = client.patch(url, json.dumps({"label": label}), content_type="application/json")
+    response = client.patch(
+        url,
+        json.dumps({"label": label}),
+        content_type="application/json",
+        headers={"X-Edit-Token": created["edit_token"]},
+    )
     assert response.status_code == 400
     assert "digit from 0 to 9" in response.json()["error"]
     assert client.get(url).json()["label"] is None
@@ -186,7 +216,35 @@ def test_the_openapi_document_describes_what_the_api_returns(client, draw_png):
         "/api/predictions/", {"image": SimpleUploadedFile("1.png", draw_png("1"))}
     )
     Draft202012Validator(record_schema).validate(created.json())
-    assert set(created.json()) - {"spooled"} == set(record_schema["properties"])
+    assert set(created.json()) - {"spooled", "edit_token"} == set(record_schema["properties"])
     for path in spec["paths"]:
         concrete = re.sub(r"\{\w+\}", created.json()["id"], path)
         assert client.get(concrete).status_code == 200, path
+
+
+def test_corrections_beyond_the_limit_get_429_with_retry_after(
+    client, settings, tmp_path, draw_png, data_url
+):
+    settings.CACHES = {
+        **settings.CACHES,
+        "corrections": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(tmp_path / "cache"),
+        },
+    }
+    settings.CORRECTIONS_PER_HOUR = 1
+    answers = []
+    for label in (1, 2):
+        created = post_json(client, {"image": data_url(draw_png("7"))}).json()
+        answers.append(
+            client.patch(
+                f"/api/predictions/{created['id']}/",
+                json.dumps({"label": label}),
+                content_type="application/json",
+                headers={"X-Edit-Token": created["edit_token"]},
+            )
+        )
+    assert answers[0].status_code == 200
+    assert answers[1].status_code == 429
+    assert int(answers[1]["Retry-After"]) > 0
+    assert "Too many corrections" in answers[1].json()["error"]

@@ -97,3 +97,35 @@ def test_status_on_an_unused_port_is_not_running(running_pid):
     assert result.stdout.strip() == "not running"
     # ...and asking did not disturb the real server.
     assert run_script("status").returncode == 0
+
+
+def test_kill_without_a_running_server_fails_clearly(tmp_path):
+    result = run_script("kill", env={"CASSANDRA_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 1
+    assert "nothing to kill" in result.stderr
+
+
+def test_cluster_commands_name_the_node():
+    for command in ("kill", "nodetool"):
+        result = run_script("cluster", command, "7")
+        assert result.returncode == 1
+        assert "name the node: 1, 2 or 3" in result.stderr
+
+
+def test_cluster_start_refuses_while_the_single_node_runs(running_pid):
+    single_pid_file = SCRIPT.parents[1] / "var" / "cassandra" / "cassandra.pid"
+    if not single_pid_file.is_file():
+        pytest.skip("the development node was not started by this checkout")
+    result = run_script("cluster", "start")
+    assert result.returncode == 1
+    assert "single development node" in result.stderr
+    assert "scripts/cassandra stop" in result.stderr
+    assert run_script("status").returncode == 0
+
+
+def test_cluster_status_says_which_nodes_are_down(running_pid):
+    if run_script("cluster", "status").returncode == 0:
+        pytest.skip("the cluster is running")
+    result = run_script("cluster", "status")
+    assert result.returncode == 3
+    assert "node 2 (127.0.0.2): not running" in result.stdout

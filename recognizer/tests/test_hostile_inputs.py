@@ -149,17 +149,18 @@ def test_a_hostile_filename_is_kept_as_its_last_part_and_shown_escaped(
 
 
 @pytest.mark.parametrize("label", ["seven", "", "10", "-1", "3.0"])
-def test_a_correction_that_is_not_a_digit_is_refused_everywhere(client, label):
+def test_a_correction_that_is_not_a_digit_is_refused_everywhere(client, admin_client, label):
     created = client.post(
         "/api/predictions/", {"image": SimpleUploadedFile("one.png", DIGIT)}
     ).json()
-    form = client.post(f"/history/{created['id']}/label/", {"label": label})
+    form = admin_client.post(f"/history/{created['id']}/label/", {"label": label})
     assert form.status_code == 400
     assert "digit from 0 to 9" in form.content.decode() or "required" in form.content.decode()
     api = client.patch(
         f"/api/predictions/{created['id']}/",
         json.dumps({"label": label}),
         content_type="application/json",
+        headers={"X-Edit-Token": created["edit_token"]},
     )
     assert api.status_code == 400
     assert records.get_record(__import__("uuid").UUID(created["id"])).label is None
@@ -231,8 +232,9 @@ MALFORMED_JSON = [
 def test_a_malformed_json_body_is_a_400_on_every_json_route(client, case, raw, message):
     created = client.post("/api/predictions/", {"image": SimpleUploadedFile("1.png", DIGIT)})
     url = created.json()["url"]
+    token = {"X-Edit-Token": created.json()["edit_token"]}
     for method, path in (("POST", "/api/predictions/"), ("PATCH", url)):
-        response = client.generic(method, path, raw, content_type="application/json")
+        response = client.generic(method, path, raw, content_type="application/json", headers=token)
         assert response.status_code == 400, (method, response.content[:200])
         assert message in response.json()["error"]
     assert client.get(url).json()["label"] is None
@@ -250,8 +252,9 @@ def test_a_huge_number_in_the_query_string_is_a_400(client):
 def test_a_correction_without_a_label_is_refused_not_an_erase(client, body):
     created = client.post("/api/predictions/", {"image": SimpleUploadedFile("1.png", DIGIT)})
     url = created.json()["url"]
-    client.patch(url, json.dumps({"label": 4}), content_type="application/json")
-    response = client.patch(url, json.dumps(body), content_type="application/json")
+    token = {"X-Edit-Token": created.json()["edit_token"]}
+    client.patch(url, json.dumps({"label": 4}), content_type="application/json", headers=token)
+    response = client.patch(url, json.dumps(body), content_type="application/json", headers=token)
     assert response.status_code == 400
     assert '{"label": null}' in response.json()["error"]
     assert client.get(url).json()["label"] == 4
@@ -260,8 +263,11 @@ def test_a_correction_without_a_label_is_refused_not_an_erase(client, body):
 def test_a_null_label_removes_the_correction_on_purpose(client):
     created = client.post("/api/predictions/", {"image": SimpleUploadedFile("1.png", DIGIT)})
     url = created.json()["url"]
-    client.patch(url, json.dumps({"label": 4}), content_type="application/json")
-    response = client.patch(url, json.dumps({"label": None}), content_type="application/json")
+    token = {"X-Edit-Token": created.json()["edit_token"]}
+    client.patch(url, json.dumps({"label": 4}), content_type="application/json", headers=token)
+    response = client.patch(
+        url, json.dumps({"label": None}), content_type="application/json", headers=token
+    )
     assert response.status_code == 200
     assert response.json()["label"] is None
     assert client.get(url).json()["label"] is None

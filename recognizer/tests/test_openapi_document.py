@@ -34,17 +34,21 @@ class Checker:
                 return template
         raise AssertionError(f"{url} is not in the document")
 
-    def call(self, method: str, url: str, status: int, body=None, media_type=JSON, **query):
+    def call(
+        self, method: str, url: str, status: int, body=None, media_type=JSON, headers=None, **query
+    ):
         route = self._route(url)
         operation = self.spec["paths"][route][method.lower()]
         self.called.add((route, method.lower()))
         if body is None:
-            response = self.client.generic(method, url, QUERY_STRING=_query(query))
+            response = self.client.generic(method, url, QUERY_STRING=_query(query), headers=headers)
         elif media_type == "multipart":
-            response = self.client.post(url, body)
+            response = self.client.post(url, body, headers=headers)
         else:
             data = body if isinstance(body, str | bytes) else json.dumps(body)
-            response = self.client.generic(method, url, data, content_type=media_type)
+            response = self.client.generic(
+                method, url, data, content_type=media_type, headers=headers
+            )
         assert response.status_code == status, response.content[:300]
         documented = operation["responses"].get(str(status))
         assert documented is not None, f"{status} is not documented for {method} {route}"
@@ -85,11 +89,13 @@ def test_every_route_answers_as_the_served_document_says(client, settings, data_
     missing = f"/api/predictions/{uuid.uuid1()}/"
     api.call("GET", one, 200)
     api.call("GET", missing, 404)
-    api.call("PATCH", one, 200, {"label": 3})
-    api.call("PATCH", one, 200, {"label": None})
-    api.call("PATCH", one, 400, {"label": 10})
-    api.call("PATCH", one, 400, {})
-    api.call("PATCH", one, 415, "label=3", "text/plain")
+    token = {"X-Edit-Token": created["edit_token"]}
+    api.call("PATCH", one, 403, {"label": 3})
+    api.call("PATCH", one, 200, {"label": 3}, headers=token)
+    api.call("PATCH", one, 200, {"label": None}, headers=token)
+    api.call("PATCH", one, 400, {"label": 10}, headers=token)
+    api.call("PATCH", one, 400, {}, headers=token)
+    api.call("PATCH", one, 415, "label=3", "text/plain", headers=token)
     api.call("PATCH", missing, 404, {"label": 3})
 
     api.call("GET", "/healthz", 200)

@@ -227,3 +227,15 @@ def test_the_status_page_says_the_site_is_up_and_cassandra_is_reachable(client):
     assert "The site is up" in html
     assert "Cassandra is reachable (Cassandra 5.0" in html
     assert "is loaded (MNIST test accuracy 99." in html
+
+
+def test_the_history_filters_by_model_version(client):
+    records.save_record(make_record(model_version="model-a", digit=3))
+    records.save_record(make_record(model_version="model-b", digit=4))
+
+    html = client.get("/history/", {"model_version": "model-a"}).content.decode()
+
+    assert 'href="?model_version=model-a"' in html
+    assert "model-b" not in html
+    api = client.get("/api/predictions/", {"model_version": "model-b"}).json()["results"]
+    assert [r["model_version"] for r in api] == ["model-b"]

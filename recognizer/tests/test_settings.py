@@ -99,3 +99,26 @@ def test_over_https_it_sends_hsts_and_marks_cookies_secure():
     secure_line, plain_line = result.stdout.strip().splitlines()[-2:]
     assert secure_line == "200 max-age=31536000; includeSubDomains True"
     assert plain_line == "301"  # plain HTTP is redirected to HTTPS
+
+
+def test_it_creates_a_var_dir_that_does_not_exist_yet(tmp_path):
+    var_dir = tmp_path / "fresh" / "var"
+    result = run_manage("migrate", "--noinput", MNIST_VAR_DIR=str(var_dir))
+    assert result.returncode == 0, result.stderr
+    assert (var_dir / "django.sqlite3").is_file()
+
+
+def test_it_explains_a_var_dir_it_cannot_create():
+    result = run_manage("check", MNIST_VAR_DIR="/proc/mnist-var")
+    assert result.returncode != 0
+    assert "MNIST_VAR_DIR is '/proc/mnist-var', which does not exist and cannot be created" in (
+        result.stderr
+    )
+    assert "Traceback" not in result.stderr
+
+
+def test_it_rejects_a_rate_limit_it_cannot_read():
+    result = run_manage("check", MNIST_RATE_LIMIT="fast")
+    assert result.returncode != 0
+    assert "MNIST_RATE_LIMIT must look like '20r/s burst=40'" in result.stderr
+    assert "Traceback" not in result.stderr

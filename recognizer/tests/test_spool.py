@@ -88,7 +88,7 @@ def test_concurrent_appends_never_interleave():
 
 
 def test_a_prediction_is_spooled_while_cassandra_is_known_to_be_down(settings, draw_png):
-    settings.CASSANDRA_RETRY_AFTER = 60
+    settings.CASSANDRA_RETRY_AFTER = 3600  # outlasts a slow first model load
     records._outage.failed()
     try:
         record = pipeline.recognise_and_store(draw_png("1"), "canvas")
@@ -116,4 +116,70 @@ def test_the_history_page_and_health_check_say_what_is_waiting(client):
     spool.append(upload())
     spool.append(upload())
     assert "2 predictions are waiting" in client.get("/history/").content.decode()
-    assert client.get("/healthz").json()["spool"] == {"pending": 2}
+    waiting = client.get("/healthz").json()["spool"]
+    assert waiting["pending"] == 2
+    assert 0 <= waiting["oldest_age_seconds"] < 60
+
+
+@pytest.fixture
+def cassandra_refuses(monkeypatch):
+    """Storage pointed at a keyspace the real Cassandra does not have: every
+    write fails, as in a long outage. Undo with ``cassandra_refuses.undo()``."""
+    from django.db import connections
+
+    from recognizer.storage.routers import CASSANDRA_ALIAS
+
+    monkeypatch.setitem(connections[CASSANDRA_ALIAS].settings_dict, "NAME", "no_such_keyspace")
+    yield monkeypatch
+    records._outage.recovered()
+
+
+def test_a_long_outage_leaves_one_pending_and_one_replay_file(spool_in_tmp, cassandra_refuses):
+    waiting = [upload(digit=n % 10) for n in range(30)]
+    for record in waiting:
+        spool.append(record)
+        assert spool.replay().error
+        assert len(list(spool_in_tmp.glob("*.jsonl"))) <= 2
+    assert spool.pending_count() == 30
+
+    cassandra_refuses.undo()
+    records._outage.recovered()
+    assert spool.replay().replayed == 30
+    assert list(spool_in_tmp.glob("*.jsonl")) == []
+    assert all(records.get_record(record.id) for record in waiting)
+
+
+def test_the_replayer_logs_once_when_it_starts_failing_and_once_when_it_resumes(
+    cassandra_refuses, caplog
+):
+    replayer = spool._Replayer(interval=1, max_interval=8)
+    spool.append(upload())
+    with caplog.at_level("INFO", logger="recognizer.spool"):
+        assert [replayer._replay_once() for _ in range(5)] == [False] * 5
+        cassandra_refuses.undo()
+        records._outage.recovered()
+        assert replayer._replay_once() is True
+        assert replayer._replay_once() is True
+    messages = [record.getMessage() for record in caplog.records]
+    assert sum("failing" in m for m in messages) == 1
+    assert sum("resumed" in m for m in messages) == 1
+    assert spool.pending_count() == 0
+
+
+def test_replay_files_of_older_versions_are_replayed_too(spool_in_tmp):
+    record = upload()
+    (spool.spool_dir() / "replaying-1700000000000000000.jsonl").write_bytes(spool.encode(record))
+    assert spool.replay().replayed == 1
+    assert records.get_record(record.id) is not None
+
+
+def test_the_health_check_shows_the_age_of_the_oldest_waiting_record(client):
+    from datetime import UTC, datetime, timedelta
+
+
+    spool.append(make_record(at=datetime.now(UTC) - timedelta(minutes=5)))
+    spool.append(upload())
+    waiting = client.get("/healthz").json()["spool"]
+    assert waiting["pending"] == 2
+    assert 295 <= waiting["oldest_age_seconds"] <= 400
+    assert "2 predictions waiting" in client.get("/status/").content.decode()

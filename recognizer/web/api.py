@@ -18,10 +18,13 @@ from ninja.errors import ValidationError as NinjaValidationError
 from pydantic import BaseModel, ValidationError
 
 from recognizer.recognition import inputs
+from recognizer.recognition.image_budget import ImageBudgetExceeded
 from recognizer.recognition.pipeline import recognise_and_store
 from recognizer.recognition.preprocessing import InvalidImage
 from recognizer.storage import records
 from recognizer.storage.models import SOURCE_UPLOAD
+from recognizer.web import correction_access
+from recognizer.web.clients import client_name
 from recognizer.web.health import health_report
 from recognizer.web.schemas import (
     CreatedRecord,
@@ -79,6 +82,16 @@ api.add_exception_handler(
 )
 
 
+
+def _busy_decoding(request: HttpRequest, exc: ImageBudgetExceeded) -> HttpResponse:
+    response = _error(request, str(exc), 503)
+    response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+api.add_exception_handler(ImageBudgetExceeded, _busy_decoding)
+
+
 def _media_type(request: HttpRequest) -> str:
     return request.content_type.split(";")[0].strip().lower()
 
@@ -134,7 +147,8 @@ def _image(request: HttpRequest) -> tuple[bytes, str, str | None]:
 def create_prediction(request: HttpRequest, response: HttpResponse):
     data, source, filename = _image(request)
     record = recognise_and_store(data, source, filename)
-    body = {**record_json(record), "spooled": record.spooled}
+    # "edit_token": the only way (besides an admin) to correct this record later.
+    body = {**record_json(record), "spooled": record.spooled, "edit_token": record.edit_token}
     response["Location"] = body["url"]
     return Status(201, body)
 
@@ -147,7 +161,13 @@ def create_prediction(request: HttpRequest, response: HttpResponse):
 )
 def list_predictions(request: HttpRequest, query: Query[ListQuery]):
     cursor = records.Cursor.parse(query.cursor) if query.cursor else None
-    page = records.list_records(query.limit, cursor, digit=query.digit, source=query.source)
+    page = records.list_records(
+        query.limit,
+        cursor,
+        digit=query.digit,
+        source=query.source,
+        model_version=query.model_version,
+    )
     return {
         "results": [record_json(record) for record in page.records],
         "next_cursor": str(page.next_cursor) if page.next_cursor else None,
@@ -172,18 +192,50 @@ def get_prediction(request: HttpRequest, record_id: uuid.UUID):
     return record_json(_record_or_404(record_id))
 
 
+class TooManyCorrections(Exception):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"Too many corrections: try again in {retry_after} seconds.")
+        self.retry_after = retry_after
+
+
+def _too_many(request: HttpRequest, exc: TooManyCorrections) -> HttpResponse:
+    response = _error(request, str(exc), 429)
+    response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+api.add_exception_handler(TooManyCorrections, _too_many)
+
+EDIT_TOKEN_HEADER = {
+    "parameters": [
+        {
+            "name": "X-Edit-Token",
+            "in": "header",
+            "schema": {"type": "string"},
+            "description": "the edit_token the prediction was made with (admins need none)",
+        }
+    ]
+}
+
+
 @api.patch(
     "/api/predictions/{uuid:record_id}/",
-    response={200: Record, 400: Error, 404: Error, 415: Error, 503: Error},
+    response={200: Record, 400: Error, 403: Error, 404: Error, 415: Error, 429: Error, 503: Error},
     summary="Store the user's correction",
-    openapi_extra=_request_body({JSON: LabelChange}),
+    openapi_extra={**_request_body({JSON: LabelChange}), **EDIT_TOKEN_HEADER},
 )
 def correct_prediction(request: HttpRequest, record_id: uuid.UUID):
     record = _record_or_404(record_id)
+    if not correction_access.may_correct(request, record, request.headers.get("X-Edit-Token")):
+        raise HttpError(
+            403, "Send the prediction's edit_token in the X-Edit-Token header to correct it."
+        )
     if _media_type(request) != JSON:
         raise HttpError(415, 'Send the correction as application/json: {"label": 7}.')
     change = _validated(LabelChange, json_object(request.body))
-    return record_json(records.set_label(record.id, change.label))
+    if (wait := correction_access.retry_after(request)) is not None:
+        raise TooManyCorrections(wait)
+    return record_json(records.set_label(record.id, change.label, client_name(request)))
 
 
 @api.get(

@@ -28,7 +28,8 @@ class CanvasForm(forms.Form):
 class UploadForm(forms.Form):
     image = forms.FileField(
         label="Picture of a digit",
-        widget=forms.ClearableFileInput(attrs={"accept": "image/*"}),
+        # capture: phones offer the camera straight away.
+        widget=forms.ClearableFileInput(attrs={"accept": "image/*", "capture": "environment"}),
         error_messages={"required": "Choose a picture of a digit.", "empty": "The file is empty."},
     )
 
@@ -62,10 +63,14 @@ class HistoryFilterForm(forms.Form):
     source = forms.ChoiceField(
         choices=[("", "Any source")] + [(s, s.capitalize()) for s in SOURCES], required=False
     )
+    model_version = forms.CharField(required=False, max_length=80, label="Model version")
     cursor = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def clean_source(self) -> str | None:
         return self.cleaned_data["source"] or None
+
+    def clean_model_version(self) -> str | None:
+        return self.cleaned_data["model_version"].strip() or None
 
     def clean_cursor(self) -> Cursor | None:
         text = self.cleaned_data["cursor"]
@@ -77,8 +82,12 @@ class HistoryFilterForm(forms.Form):
             raise forms.ValidationError(str(exc)) from None
 
     def filters(self) -> dict:
-        """The digit and source filters, as keyword arguments for storage.list_records."""
-        return {"digit": self.cleaned_data["digit"], "source": self.cleaned_data["source"]}
+        """The filters, as keyword arguments for storage.list_records."""
+        return {
+            "digit": self.cleaned_data["digit"],
+            "source": self.cleaned_data["source"],
+            "model_version": self.cleaned_data["model_version"],
+        }
 
     def page_url(self, base_url: str, cursor: Cursor | None) -> str | None:
         """A link to the page at ``cursor`` with the same filters, or None."""

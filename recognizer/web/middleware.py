@@ -1,12 +1,45 @@
-"""Cross-cutting HTTP behaviour: size limits, security headers, storage outages."""
+"""Cross-cutting HTTP behaviour: the client's address, size limits, security
+headers, storage outages and busy image decoders."""
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from recognizer.recognition.image_budget import ImageBudgetExceeded
 from recognizer.recognition.inputs import too_large_message
 from recognizer.storage.records import StorageUnavailable
 from recognizer.web.errors import error_response as _error
 from recognizer.web.errors import wants_json
+
+
+def came_through_front_door(request: HttpRequest) -> bool:
+    """True for requests that nginx passed over gunicorn's unix socket.
+
+    gunicorn reports an empty peer address for a unix socket, and only processes of
+    the site's own user can open that socket (its folder is private), so a request
+    that arrives there was sent by our nginx, never directly by a client.
+    """
+    return request.META.get("REMOTE_ADDR") == ""
+
+
+def client_address(request: HttpRequest) -> str:
+    """The client's IP address, for login throttling and logs."""
+    return request.META.get("REMOTE_ADDR", "")
+
+
+class TrustedProxyMiddleware:
+    """Take the client's address from nginx's X-Forwarded-For, only when the request
+    came through nginx; a client that reaches the app another way cannot choose it."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if came_through_front_door(request):
+            forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+            # nginx sets the header to the one address it saw; the last entry is
+            # the one it added even if something in between appended more.
+            request.META["REMOTE_ADDR"] = forwarded.rsplit(",", 1)[-1].strip()
+        return self.get_response(request)
 
 
 class RequestLimitsMiddleware:
@@ -39,6 +72,24 @@ class StorageOutageMiddleware:
             return _error(
                 request, "Stored predictions are unavailable right now: storage is down.", 503
             )
+        return None
+
+
+class ImageBudgetMiddleware:
+    """An expensive image that found no free turn to be decoded is a 503 that says
+    when to come back (recognizer/recognition/image_budget.py)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception):
+        if isinstance(exception, ImageBudgetExceeded):
+            response = _error(request, str(exception), 503)
+            response["Retry-After"] = str(exception.retry_after)
+            return response
         return None
 
 
@@ -75,7 +126,7 @@ class JsonApiMiddleware:
             if request.method == "OPTIONS":
                 response = HttpResponse(status=204)
                 response["Access-Control-Allow-Methods"] = f"{allowed}, OPTIONS"
-                response["Access-Control-Allow-Headers"] = "Content-Type"
+                response["Access-Control-Allow-Headers"] = "Content-Type, X-Edit-Token"
                 response["Access-Control-Max-Age"] = "600"
             else:
                 response = JsonResponse(

@@ -149,16 +149,22 @@ class ListQuery(BaseModel):
     ] = None
     digit: Annotated[Digit | None, refused_with("'digit' must be a digit from 0 to 9.")] = None
     source: SourceField | None = None
+    model_version: Annotated[
+        str | None, Field(max_length=80, description="only predictions by this model version")
+    ] = None
 
 
 class Record(BaseModel):
     """One stored prediction."""
 
     id: uuid.UUID = Field(description="time-based UUID")
-    digit: Digit
+    digit: Digit | None = Field(description="null when the verdict is no_digit")
     confidence: float = Field(ge=0, le=1)
     probabilities: list[float] = Field(min_length=10, max_length=10)
     unsure: bool
+    verdict: Literal["digit", "unsure", "no_digit"] = Field(
+        description="digit: read; unsure: probably this digit; no_digit: not a digit at all"
+    )
     label: Digit | None
     source: Literal[SOURCES]
     filename: str | None
@@ -171,6 +177,10 @@ class CreatedRecord(Record):
     spooled: bool = Field(
         description="Cassandra was down: the record is safe on local disk and readable "
         "here once it is replayed"
+    )
+    edit_token: str = Field(
+        description="send it in the X-Edit-Token header to correct this prediction; "
+        "shown once, stored only as a hash"
     )
 
 
@@ -185,14 +195,24 @@ class HealthPart(BaseModel):
     detail: Any
 
 
+class SpoolStatus(BaseModel):
+    pending: int = Field(description="records waiting for Cassandra")
+    oldest_age_seconds: int | None = Field(
+        description="how long the oldest waiting record has waited; null when none waits"
+    )
+
+
 class HealthReport(BaseModel):
     # Other parts may be added to the report; the answer keeps them.
     model_config = ConfigDict(extra="allow")
 
-    ok: bool = Field(description="the model is loaded and Cassandra answers")
+    ok: bool = Field(
+        description="the model is loaded and a probe record can be written to and read "
+        "from Cassandra"
+    )
     model: HealthPart
     cassandra: HealthPart
-    spool: dict[str, int]
+    spool: SpoolStatus
 
 
 def record_json(record: PredictRecord) -> dict:
@@ -203,6 +223,7 @@ def record_json(record: PredictRecord) -> dict:
         "confidence": record.confidence,
         "probabilities": list(record.probabilities),
         "unsure": bool(record.unsure),
+        "verdict": record.answer,
         "label": record.label,
         "source": record.source,
         "filename": record.filename,

@@ -11,8 +11,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from recognizer.recognition.pipeline import recognise_and_store
 from recognizer.recognition.predictor import predict_image
 from recognizer.recognition.preprocessing import InvalidImage
+from recognizer.recognition.preview import picture_with_box
 from recognizer.storage import records, spool
 from recognizer.storage.models import SOURCE_CANVAS, SOURCE_UPLOAD
+from recognizer.web import correction_access
+from recognizer.web.clients import client_name
 from recognizer.web.forms import CanvasForm, HistoryFilterForm, LabelForm, UploadForm
 from recognizer.web.health import health_report
 
@@ -30,7 +33,12 @@ def _recognise(request, form, source, filename, template, extra=None):
     status = 200
     if form.is_valid():
         try:
-            context["record"] = recognise_and_store(form.cleaned_data["image"], source, filename)
+            data = form.cleaned_data["image"]
+            context["record"] = record = recognise_and_store(data, source, filename)
+            correction_access.remember(request, record)
+            context["can_correct"] = True
+            if source == SOURCE_UPLOAD:
+                context["picture"] = picture_with_box(data, record.ink_box)
         except InvalidImage as exc:
             context["error"], status = str(exc), 400
     else:
@@ -64,6 +72,7 @@ def guess(request: HttpRequest) -> JsonResponse:
             "digit": prediction.digit,
             "confidence": prediction.confidence,
             "unsure": prediction.unsure,
+            "verdict": prediction.verdict,
         }
     )
 
@@ -88,14 +97,23 @@ def label(request: HttpRequest, record_id: uuid.UUID) -> HttpResponse:
     """Store the user's correction (or confirmation) of a prediction."""
     record = _record_or_404(record_id)
     form = LabelForm(request.POST)
-    if not form.is_valid():
+    status, message, wait = 400, None, None
+    if not correction_access.may_correct(request, record):
+        status, message = 403, "Only whoever made this prediction (or an admin) may correct it."
+    elif not form.is_valid():
         message = form.errors["label"][0]
+    elif (wait := correction_access.retry_after(request)) is not None:
+        status, message = 429, f"Too many corrections: try again in {wait} seconds."
+    if message is not None:
         if _is_fetch(request):
-            return JsonResponse({"error": message}, status=400)
-        return render(
-            request, "recognizer/record.html", {"record": record, "error": message}, status=400
-        )
-    record = records.set_label(record.id, form.cleaned_data["label"])
+            response = JsonResponse({"error": message}, status=status)
+        else:
+            context = {"record": record, "error": message}
+            response = render(request, "recognizer/record.html", context, status=status)
+        if wait is not None:
+            response["Retry-After"] = str(wait)
+        return response
+    record = records.set_label(record.id, form.cleaned_data["label"], client_name(request))
     if _is_fetch(request):
         return JsonResponse({"id": str(record.id), "label": record.label})
     return redirect("recognizer:record", record_id=record.id)
@@ -124,11 +142,13 @@ def history(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def record(request: HttpRequest, record_id: uuid.UUID) -> HttpResponse:
-    return render(
-        request,
-        "recognizer/record.html",
-        {"record": _record_or_404(record_id), "label_form": LabelForm()},
-    )
+    record = _record_or_404(record_id)
+    context = {
+        "record": record,
+        "label_form": LabelForm(),
+        "can_correct": correction_access.may_correct(request, record),
+    }
+    return render(request, "recognizer/record.html", context)
 
 
 @never_cache

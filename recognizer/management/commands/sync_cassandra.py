@@ -17,7 +17,7 @@ from django_cassandra_engine.management.commands import sync_cassandra
 
 from recognizer.storage.routers import CASSANDRA_ALIAS
 
-INDEXED_COLUMNS = ("digit", "source")
+INDEXED_COLUMNS = ("digit", "source", "model_version")
 INDEX_BUILD_TIMEOUT = 120
 # Schema changes wait until the node has written and agreed on the new schema:
 # far slower than the reads and writes that CASSANDRA_REQUEST_TIMEOUT is sized

@@ -51,3 +51,43 @@ def draw_digit(kind: str, size: int = 280, mode: str = "RGBA") -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def expensive_image(kind: str, side: int = 4000) -> bytes:
+    """A few kilobytes that are costly to decode: a digit on a ``side`` x ``side``
+    canvas as a 16-bit greyscale PNG (``"png16"``) or a WebP (``"webp"``)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    grey = np.zeros((side, side), dtype=np.uint16)
+    grey[side // 4 : 3 * side // 4, side // 2 - side // 20 : side // 2 + side // 20] = 60000
+    buffer = io.BytesIO()
+    if kind == "png16":
+        Image.fromarray(grey).save(buffer, format="PNG")
+    elif kind == "webp":
+        Image.fromarray((grey >> 8).astype(np.uint8)).save(buffer, format="WEBP", quality=10)
+    else:
+        raise ValueError(kind)
+    return buffer.getvalue()
+
+
+def phone_photo(width: int = 4000, height: int = 3000, quality: int = 85) -> bytes:
+    """A 12 MP camera-like JPEG (smooth shading, sensor noise) of a dark stroke on paper."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[:height, :width]
+    paper = 180 + 30 * np.sin(x / 300) + 20 * np.cos(y / 200)
+    paper[height // 3 : 2 * height // 3, width // 2 - 60 : width // 2 + 60] = 30
+    rgb = np.stack([paper, paper * 0.95, paper * 0.9], axis=-1)
+    rgb += rng.normal(0, 6, rgb.shape)
+    buffer = io.BytesIO()
+    Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).save(
+        buffer, format="JPEG", quality=quality
+    )
+    return buffer.getvalue()

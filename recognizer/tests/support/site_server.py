@@ -1,8 +1,10 @@
-"""Run the site as `make run` does (scripts/start-web under gunicorn) in a
-child process, for the browser tests, the outage test and the load test.
+"""Run the site as `make run` does (scripts/start-web: nginx in front of
+gunicorn, on the real Cassandra) in a child process, for the browser tests, the
+outage test, the front door tests and the load test.
 
-It uses its own keyspace, SQLite file, spool and static folder, so it never
-touches a developer's data, and drops the keyspace when it stops.
+It uses its own keyspace, MNIST_VAR_DIR (SQLite file, spool, nginx's files and
+gunicorn's socket), static folder and port, so it never touches a developer's
+data or another instance, and drops the keyspace when it stops.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
+from http.client import HTTPConnection
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -28,6 +32,16 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> dict:
+        return json.loads(self.body)
 
 
 class SiteServer:
@@ -49,6 +63,7 @@ class SiteServer:
             "GUNICORN_WORKERS": str(workers),
             "GUNICORN_THREADS": str(threads),
             "CASSANDRA_KEYSPACE": self.keyspace,
+            "MNIST_VAR_DIR": str(self.workdir / "var"),
             "DJANGO_SQLITE_PATH": str(self.workdir / "django.sqlite3"),
             "DJANGO_STATIC_ROOT": str(self.workdir / "static"),
             "MNIST_SPOOL_DIR": str(self.workdir / "spool"),
@@ -64,7 +79,9 @@ class SiteServer:
         return Path(self.env["MNIST_SPOOL_DIR"])
 
     def start(self, timeout: float = 180) -> SiteServer:
-        with open(self.log_path, "wb") as log:  # the child keeps its own descriptor
+        # Appending: nginx opens the log again as /dev/stdout, and without
+        # O_APPEND its lines and gunicorn's would overwrite each other.
+        with open(self.log_path, "ab") as log:  # the child keeps its own descriptor
             self.process = subprocess.Popen(
                 [str(ROOT / "scripts" / "start-web")],
                 cwd=ROOT,
@@ -85,6 +102,27 @@ class SiteServer:
             time.sleep(0.5)
         self.stop()
         raise RuntimeError(f"the site did not become healthy in {timeout:.0f} s:\n{self.output()}")
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        source: str = "127.0.0.1",
+        timeout: float = 30,
+    ) -> Response:
+        """One request through the front door from the loopback address ``source``
+        (any of 127.0.0.0/8), so that tests can play several clients."""
+        connection = HTTPConnection(
+            "127.0.0.1", self.port, timeout=timeout, source_address=(source, 0)
+        )
+        try:
+            connection.request(method, path, body=body, headers=headers or {})
+            response = connection.getresponse()
+            return Response(response.status, dict(response.getheaders()), response.read())
+        finally:
+            connection.close()
 
     def health(self) -> dict:
         # A generous timeout: the first check may wait for Cassandra on a busy
@@ -115,14 +153,19 @@ class SiteServer:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def pids(self) -> list[int]:
-        """The gunicorn master and its workers."""
+        """Every process of the site: start-web, nginx and gunicorn, and their workers."""
         if self.process is None:
             return []
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        try:
-            return [self.process.pid, *map(int, children.read_text().split())]
-        except OSError:
-            return []
+        found, pending = [], [self.process.pid]
+        while pending:
+            pid = pending.pop()
+            found.append(pid)
+            try:
+                children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            except OSError:
+                continue
+            pending.extend(map(int, children))
+        return found
 
     def rss_mib(self) -> float:
         total_kib = 0
