@@ -51,7 +51,6 @@ _FIELDS = (
     "confidence",
     "probabilities",
     "unsure",
-    "verdict",  # absent from lines spooled before verdicts existed: decode copes
     "model_version",
     "label",
     "edit_token_hash",

@@ -45,7 +45,7 @@ class PredictRecordAdmin(admin.ModelAdmin):
             png_data_url(record.image),
             IMAGE_SIDE,
             IMAGE_SIDE,
-            "no digit" if record.digit is None else record.digit,
+            record.digit,
         )
 
     @admin.display(description="Confidence")

@@ -28,8 +28,7 @@ class CanvasForm(forms.Form):
 class UploadForm(forms.Form):
     image = forms.FileField(
         label="Picture of a digit",
-        # capture: phones offer the camera straight away.
-        widget=forms.ClearableFileInput(attrs={"accept": "image/*", "capture": "environment"}),
+        widget=forms.ClearableFileInput(attrs={"accept": "image/*"}),
         error_messages={"required": "Choose a picture of a digit.", "empty": "The file is empty."},
     )
 
