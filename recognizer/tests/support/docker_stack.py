@@ -21,7 +21,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from recognizer.tests.support.site_server import ROOT, free_port
+from recognizer.tests.support.site_server import ROOT
 
 COMPOSE_FILES = [ROOT / "docker-compose.yml", ROOT / "docker" / "compose.test.yml"]
 WEB_IMAGE = "mnistsite-web:test"  # docker/compose.test.yml names it
