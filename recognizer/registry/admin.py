@@ -14,6 +14,7 @@ from django.utils.html import format_html
 
 from recognizer.registry import live_chart, versions
 from recognizer.registry.models import ModelVersion
+from recognizer.web.read_only_admin import ReadOnlyAdmin
 
 
 def _percent(value: float | None) -> str:
@@ -27,7 +28,7 @@ def _cell(key: str, value: float | None) -> str:
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(ReadOnlyAdmin):
     list_display = (
         "version",
         "status",
@@ -169,12 +170,3 @@ class ModelVersionAdmin(admin.ModelAdmin):
         # Versions are never edited through a form, but changing which one is active
         # is what the "change" permission means here.
         return request.user.has_perm("registry.change_modelversion")
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -2,7 +2,10 @@
 `make test` starts, in a keyspace (test_<CASSANDRA_KEYSPACE>) that the test run
 creates with sync_cassandra and drops at the end."""
 
+from pathlib import Path
+
 import pytest
+from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.db import connections
 
@@ -41,6 +44,15 @@ def fresh_bucket_cache():
     from recognizer.storage import records
 
     records._known_buckets.clear()
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    """The MNIST folder; tests that need it skip, with a clear message, without it."""
+    folder = Path(django_settings.MNIST_DATA_DIR)
+    if not folder.is_dir():
+        pytest.skip(f"MNIST data not found at {folder}: set MNIST_DATA")
+    return folder
 
 
 @pytest.fixture

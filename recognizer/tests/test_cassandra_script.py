@@ -4,12 +4,13 @@ reconfigures that server: only `status` and an idempotent `start` are run."""
 
 import os
 import re
-import socket
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
+
+from recognizer.tests.support.site_server import free_port
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "cassandra"
 PORT = int(os.environ.get("CASSANDRA_PORT", "9042"))
@@ -26,12 +27,6 @@ def run_script(*args: str, env: dict[str, str] | None = None, timeout: float = 6
         # Any directory must do: the script finds the repository itself.
         cwd="/",
     )
-
-
-def unused_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +86,7 @@ def test_start_again_reuses_the_running_server(running_pid):
 
 
 def test_status_on_an_unused_port_is_not_running(running_pid):
-    port = unused_port()
+    port = free_port()
     result = run_script("status", env={"CASSANDRA_PORT": str(port)})
     assert result.returncode == 3, result.stdout + result.stderr
     assert result.stdout.strip() == "not running"

@@ -9,7 +9,6 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from recognizer.recognition.preprocessing import encode_png
@@ -29,13 +28,10 @@ def registry_dir(settings, tmp_path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def mnist():
+def mnist(mnist_dir: Path):
     from recognizer.recognition.mnist_data import load_mnist
 
-    folder = Path(settings.MNIST_DATA_DIR)
-    if not folder.is_dir():
-        pytest.skip(f"MNIST data not found at {folder}: set MNIST_DATA")
-    return load_mnist(folder)
+    return load_mnist(mnist_dir)
 
 
 def stored_record(image: np.ndarray, digit: int = 1):

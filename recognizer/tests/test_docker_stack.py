@@ -25,12 +25,12 @@ from recognizer.tests.support.docker_stack import (
     Stack,
     compose_program,
     ensure_base_images,
-    free_port,
     run,
     start_docker,
     stop_docker,
 )
 from recognizer.tests.support.factories import draw_digit
+from recognizer.tests.support.site_server import free_port
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

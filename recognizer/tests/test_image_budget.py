@@ -84,11 +84,16 @@ def test_a_phone_photo_and_a_drawing_never_wait(turn_taken):
     assert preprocess_image(draw_digit("7")).shape == (28, 28)
 
 
+def post_expensive(client, url: str, kind: str):
+    """Upload an expensive image of ``kind`` (also its file suffix) as a form."""
+    upload = io.BytesIO(expensive_image(kind))
+    upload.name = f"big.{kind.removesuffix('16')}"
+    return client.post(url, {"image": upload})
+
+
 @pytest.mark.django_db(databases=BOTH_DATABASES)
 def test_the_api_answers_503_with_retry_after_while_the_turn_is_taken(client, turn_taken):
-    upload = io.BytesIO(expensive_image("png16"))
-    upload.name = "big.png"
-    response = client.post("/api/predictions/", {"image": upload})
+    response = post_expensive(client, "/api/predictions/", "png16")
     assert response.status_code == 503
     assert response["Retry-After"] == "1"
     assert "busy decoding other large images" in response.json()["error"]
@@ -96,8 +101,6 @@ def test_the_api_answers_503_with_retry_after_while_the_turn_is_taken(client, tu
 
 @pytest.mark.django_db(databases=BOTH_DATABASES)
 def test_the_upload_page_answers_503_with_a_message(client, turn_taken):
-    upload = io.BytesIO(expensive_image("webp"))
-    upload.name = "big.webp"
-    response = client.post("/upload/", {"image": upload})
+    response = post_expensive(client, "/upload/", "webp")
     assert response.status_code == 503
     assert b"busy decoding other large images" in response.content

@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import pytest
 
-from recognizer.tests.support.prediction_stream import Stream
+from recognizer.tests.support.faults import Stream
 from recognizer.tests.support.site_server import ROOT, SiteServer
 
 pytestmark = pytest.mark.slow
@@ -34,7 +34,7 @@ def wait_for_version(server: SiteServer, stream: Stream, version: str, answers: 
     """Until the last ``answers`` answers (from both workers) all come from ``version``."""
     deadline = time.monotonic() + 180  # loading and compiling on a busy 2-core machine
     while time.monotonic() < deadline:
-        recent = stream.answers[-answers:]
+        recent = [answer for _, answer in stream.answers[-answers:]]
         if len(recent) == answers and all(a["model_version"] == version for a in recent):
             return
         time.sleep(0.5)
@@ -77,20 +77,15 @@ def test_promote_and_rollback_under_load_fail_no_request(tmp_path):
             if m["status"] == "candidate"
         )
 
-        stream = Stream(server.url)
-        stream.start()
-        try:
+        with Stream(server.url, clients=1) as stream:
             time.sleep(2)
             manage(server, "promote_model", new)
             wait_for_version(server, stream, new)
             manage(server, "rollback_model")
             wait_for_version(server, stream, old)
-        finally:
-            stream.running = False
-            stream.join()
 
         assert stream.failures == []
-        answered = {answer["model_version"] for answer in stream.answers}
+        answered = {answer["model_version"] for _, answer in stream.answers}
         assert answered == {old, new}
         assert versions_stored(server, new) > 0
         assert versions_stored(server, old) > 0

@@ -29,14 +29,11 @@ CANVAS_SAMPLE = 1000
 
 
 @pytest.fixture(scope="module")
-def mnist() -> MnistData:
-    folder = Path(settings.MNIST_DATA_DIR)
-    if not folder.is_dir():
-        pytest.skip(f"MNIST data not found at {folder}: set MNIST_DATA")
+def mnist(mnist_dir: Path) -> MnistData:
     try:
-        return load_mnist(folder)
+        return load_mnist(mnist_dir)
     except MnistDataError as exc:
-        pytest.fail(f"MNIST data at {folder} is unusable: {exc}")
+        pytest.fail(f"MNIST data at {mnist_dir} is unusable: {exc}")
 
 
 def as_canvas_png(digit: np.ndarray, rng: np.random.Generator, transparent: bool) -> bytes:

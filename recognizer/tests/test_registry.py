@@ -27,14 +27,6 @@ def registry_dir(settings, tmp_path) -> Path:
     return settings.MODEL_REGISTRY_DIR
 
 
-@pytest.fixture(scope="module")
-def mnist_dir() -> Path:
-    folder = Path(settings.MNIST_DATA_DIR)
-    if not folder.is_dir():
-        pytest.skip(f"MNIST data not found at {folder}: set MNIST_DATA")
-    return folder
-
-
 def list_models() -> list[dict]:
     out = StringIO()
     call_command("list_models", "--json", stdout=out)

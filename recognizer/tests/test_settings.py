@@ -1,11 +1,12 @@
 """Configuration errors are reported clearly and quickly, never as a hang."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from recognizer.tests.support.site_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,21 +22,20 @@ def run_manage(*args: str, timeout: float = 60, **env: str) -> subprocess.Comple
     )
 
 
-def unused_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def assert_explained_failure(result: subprocess.CompletedProcess, message: str) -> None:
+    """The command failed with ``message`` on stderr, not with a traceback."""
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_it_explains_a_wrong_cassandra_port_quickly():
     started = time.monotonic()
     result = run_manage(
-        "sync_cassandra", CASSANDRA_PORT=str(unused_port()), CASSANDRA_CONNECT_TIMEOUT="2"
+        "sync_cassandra", CASSANDRA_PORT=str(free_port()), CASSANDRA_CONNECT_TIMEOUT="2"
     )
     elapsed = time.monotonic() - started
-    assert result.returncode != 0
-    assert "Cannot reach Cassandra at 127.0.0.1" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert_explained_failure(result, "Cannot reach Cassandra at 127.0.0.1")
     assert elapsed < 45
 
 
@@ -43,16 +43,12 @@ def test_it_explains_an_unknown_cassandra_host():
     result = run_manage(
         "sync_cassandra", CASSANDRA_HOSTS="cassandra.invalid", CASSANDRA_CONNECT_TIMEOUT="2"
     )
-    assert result.returncode != 0
-    assert "Cannot reach Cassandra at cassandra.invalid" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert_explained_failure(result, "Cannot reach Cassandra at cassandra.invalid")
 
 
 def test_it_rejects_an_unknown_consistency_level():
     result = run_manage("check", CASSANDRA_CONSISTENCY="MOSTLY")
-    assert result.returncode != 0
-    assert "Configuration error: CASSANDRA_CONSISTENCY must be one of" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert_explained_failure(result, "Configuration error: CASSANDRA_CONSISTENCY must be one of")
 
 
 def test_it_rejects_a_debug_flag_that_is_not_a_boolean():
@@ -110,15 +106,11 @@ def test_it_creates_a_var_dir_that_does_not_exist_yet(tmp_path):
 
 def test_it_explains_a_var_dir_it_cannot_create():
     result = run_manage("check", MNIST_VAR_DIR="/proc/mnist-var")
-    assert result.returncode != 0
-    assert "MNIST_VAR_DIR is '/proc/mnist-var', which does not exist and cannot be created" in (
-        result.stderr
+    assert_explained_failure(
+        result, "MNIST_VAR_DIR is '/proc/mnist-var', which does not exist and cannot be created"
     )
-    assert "Traceback" not in result.stderr
 
 
 def test_it_rejects_a_rate_limit_it_cannot_read():
     result = run_manage("check", MNIST_RATE_LIMIT="fast")
-    assert result.returncode != 0
-    assert "MNIST_RATE_LIMIT must look like '20r/s burst=40'" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert_explained_failure(result, "MNIST_RATE_LIMIT must look like '20r/s burst=40'")

@@ -32,14 +32,6 @@ METADATA_KEYS = {
 }
 
 
-@pytest.fixture(scope="module")
-def data_dir() -> Path:
-    folder = Path(settings.MNIST_DATA_DIR)
-    if not folder.is_dir():
-        pytest.skip(f"MNIST data not found at {folder}: set MNIST_DATA")
-    return folder
-
-
 def run_manage(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, str(MANAGE), *args],
@@ -102,8 +94,8 @@ CORRUPTIONS = {
 
 
 @pytest.mark.parametrize("kind", CORRUPTIONS)
-def test_train_model_reports_a_corrupt_data_file(kind, data_dir, tmp_path):
-    folder = copy_data(data_dir, tmp_path / "mnist")
+def test_train_model_reports_a_corrupt_data_file(kind, mnist_dir, tmp_path):
+    folder = copy_data(mnist_dir, tmp_path / "mnist")
     corrupt, message = CORRUPTIONS[kind]
     corrupt(folder / IDX_FILES["train_labels"])
     with pytest.raises(CommandError, match=message) as caught:
@@ -119,8 +111,8 @@ def test_train_model_fails_cleanly_from_the_shell(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def test_the_data_reader_reads_a_keras_npz_file(data_dir, tmp_path):
-    mnist = load_mnist(data_dir)
+def test_the_data_reader_reads_a_keras_npz_file(mnist_dir, tmp_path):
+    mnist = load_mnist(mnist_dir)
     np.savez_compressed(
         tmp_path / "mnist.npz",
         x_train=mnist.x_train,
@@ -134,8 +126,8 @@ def test_the_data_reader_reads_a_keras_npz_file(data_dir, tmp_path):
     assert set(from_npz.checksums) == {"mnist.npz"}
 
 
-def test_checksums_are_the_published_sha256_of_the_four_files(data_dir):
-    checksums = load_mnist(data_dir).checksums
+def test_checksums_are_the_published_sha256_of_the_four_files(mnist_dir):
+    checksums = load_mnist(mnist_dir).checksums
     assert checksums["t10k-labels-idx1-ubyte.gz"] == (
         "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6"
     )
@@ -145,7 +137,7 @@ def test_checksums_are_the_published_sha256_of_the_four_files(data_dir):
 @pytest.mark.slow
 # Keras's own NumPy 2 "copy keyword" deprecation notices, not ours.
 @pytest.mark.filterwarnings("ignore::DeprecationWarning:keras")
-def test_a_tiny_training_run_writes_a_loadable_model_and_its_metadata(data_dir, tmp_path):
+def test_a_tiny_training_run_writes_a_loadable_model_and_its_metadata(mnist_dir, tmp_path):
     import keras
 
     output = tmp_path / "tiny.keras"
@@ -183,7 +175,7 @@ def test_the_shipped_metadata_describes_the_shipped_model():
 
 
 @pytest.mark.slow
-def test_evaluate_model_prints_accuracy_and_the_confusion_matrix(data_dir, tmp_path):
+def test_evaluate_model_prints_accuracy_and_the_confusion_matrix(mnist_dir, tmp_path):
     out = io.StringIO()
     plot = tmp_path / "confusion.png"
     call_command("evaluate_model", plot=plot, stdout=out)
@@ -200,7 +192,7 @@ def test_evaluate_model_prints_accuracy_and_the_confusion_matrix(data_dir, tmp_p
         assert image.width >= 400
 
 
-def test_evaluate_model_reports_a_missing_model(data_dir, tmp_path):
+def test_evaluate_model_reports_a_missing_model(mnist_dir, tmp_path):
     with pytest.raises(CommandError, match="does not exist"):
         call_command("evaluate_model", model=tmp_path / "missing.keras")
 

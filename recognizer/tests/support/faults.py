@@ -1,5 +1,6 @@
-"""Helpers for the tests that break Cassandra under load (outage, crash, cluster):
-a stream of predictions that remembers every answer, and what Cassandra holds."""
+"""Helpers for the tests that change something under load (a Cassandra outage,
+crash or cluster, a model switch): a stream of predictions that remembers every
+answer, and what Cassandra holds."""
 
 import base64
 import json
