@@ -94,8 +94,9 @@ def test_a_flood_gets_429_while_another_client_keeps_being_served(site):
     flooded, visits = asyncio.run(flood_and_visit())
     elapsed = time.monotonic() - started
     statuses = Counter(answer.status for answer in flooded)
-    # RATE a second, after a burst of BURST, however fast the flood comes.
-    assert 0 < statuses[201] <= BURST + RATE * elapsed, (statuses, elapsed)
+    # RATE a second after the first request, which nginx's leaky bucket admits with
+    # an empty bucket, and a burst of BURST, however fast the flood comes.
+    assert 0 < statuses[201] <= 1 + BURST + RATE * elapsed, (statuses, elapsed)
     assert statuses[429] > 0, statuses
     assert set(statuses) <= {201, 429}, statuses
     refused = next(answer for answer in flooded if answer.status == 429)

@@ -139,7 +139,9 @@ def _image(request: HttpRequest) -> tuple[bytes, str, str | None]:
 
 @api.post(
     "/api/predictions/",
-    response={201: CreatedRecord, 400: Error, 413: Error, 415: Error},
+    # 429 comes from the front door's rate limit on writes; 503 from the image budget
+    # (too many expensive images at once) or a front door that cannot reach gunicorn.
+    response={201: CreatedRecord, 400: Error, 413: Error, 415: Error, 429: Error, 503: Error},
     url_name="predictions",
     summary="Recognise a digit and store the prediction",
     openapi_extra=_request_body({MULTIPART: ImageUpload, JSON: ImageJson}),
