@@ -7,12 +7,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PYTHON := $(abspath $(PY))
 
-.PHONY: run test docker-test install install-test cassandra nginx chromium docker lint bench loadtest clean
+.PHONY: run test docker-test install install-test cassandra nginx chromium fonts docker lint bench bench-accuracy loadtest clean
 
 run: install cassandra nginx
 	scripts/start-web
 
-test: install-test cassandra nginx chromium
+test: install-test cassandra nginx chromium fonts
 	$(PY) -m ruff check .
 	$(PY) -m pytest -m "not docker and not cluster"
 
@@ -47,6 +47,14 @@ nginx:
 chromium:
 	scripts/install-chromium
 
+# Letters for the "no digit" training data are rendered from these Debian fonts
+# (recognizer/recognition/nondigits.py); installed only when missing.
+FONT_PACKAGES := fonts-dejavu-core fonts-liberation
+fonts:
+	@dpkg -s $(FONT_PACKAGES) >/dev/null 2>&1 || \
+		{ apt-get install -y --no-install-recommends $(FONT_PACKAGES) || \
+		  sudo apt-get install -y --no-install-recommends $(FONT_PACKAGES); }
+
 docker:
 	scripts/docker-daemon install
 
@@ -55,6 +63,9 @@ lint: install-test
 
 bench: install
 	$(PY) scripts/bench_predictor.py
+
+bench-accuracy: install
+	$(PY) scripts/bench_accuracy.py
 
 loadtest: install cassandra nginx
 	$(PY) scripts/loadtest

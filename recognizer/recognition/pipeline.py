@@ -24,16 +24,20 @@ def clean_filename(name: str | None) -> str | None:
 
 
 def record_for(prediction: Prediction, source: str, filename: str | None) -> PredictRecord:
-    return records.new_record(
+    record = records.new_record(
         source=source,
         filename=clean_filename(filename),
         digit=prediction.digit,
         confidence=prediction.confidence,
         probabilities=list(prediction.probabilities),
         unsure=prediction.unsure,
+        verdict=prediction.verdict,
         model_version=prediction.model_version,
         image=encode_png(prediction.model_input),
     )
+    # Not stored: where the ink was in the picture, for the page that shows it.
+    record.ink_box = prediction.ink_box
+    return record
 
 
 def store(record: PredictRecord) -> PredictRecord:

@@ -9,6 +9,10 @@ Threads: TensorFlow's intra/inter-op pools default to 1 thread each here
 (MNIST_TF_INTRA_THREADS / MNIST_TF_INTER_THREADS; 0 lets TensorFlow choose). One
 image is fastest on one thread, and a web server gets its parallelism from workers.
 
+"No digit": models with an eleventh output (trained on made-up non-digits, see
+recognizer.recognition.nondigits) answer "no digit" when that output is larger than
+every digit's probability.
+
 "Unsure": a prediction is flagged when its top probability is below the threshold
 stored in the model's metadata (chosen on held-out validation data, see
 recognizer.recognition.training.UNSURE_RULE), or when the ink does not look like one digit
@@ -31,6 +35,7 @@ from django.conf import settings
 
 from recognizer.recognition.images import IMAGE_SIDE
 from recognizer.recognition.preprocessing import InkReport, preprocess_with_report
+from recognizer.storage.models import VERDICT_DIGIT, VERDICT_NO_DIGIT, VERDICT_UNSURE
 
 # Before TensorFlow is first imported, or its C++ start-up messages get through.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -45,14 +50,27 @@ class ModelUnavailable(RuntimeError):
     """The model file is missing or cannot be loaded."""
 
 
+# The three answers a prediction can give (stored with every record).
+DIGIT, UNSURE, NO_DIGIT = VERDICT_DIGIT, VERDICT_UNSURE, VERDICT_NO_DIGIT
+VERDICTS = (DIGIT, UNSURE, NO_DIGIT)
+
+
 @dataclass(frozen=True)
 class Prediction:
-    digit: int
-    confidence: float
+    digit: int | None  # None when the verdict is NO_DIGIT
+    confidence: float  # the probability of the answer given (the digit, or "no digit")
     probabilities: tuple[float, ...]  # ten floats, index = digit
     model_version: str
     model_input: np.ndarray  # the 28x28 uint8 array the model saw
-    unsure: bool
+    verdict: str  # DIGIT, UNSURE or NO_DIGIT
+    no_digit_probability: float = 0.0
+    # Where the ink the model read lies in the picture (left, top, right, bottom as
+    # fractions of its width and height), or None.
+    ink_box: tuple[float, float, float, float] | None = None
+
+    @property
+    def unsure(self) -> bool:
+        return self.verdict == UNSURE
 
 
 def _configure_tensorflow_threads(intra: int | None, inter: int | None) -> None:
@@ -118,6 +136,7 @@ class Predictor:
         self.input_scale = float(convention.get("scale", 255))
         self.input_invert = bool(convention.get("invert", False))
 
+        self.outputs = int(self.model.output_shape[-1])
         self._single = self._compile(1)
         self._batch = self._compile(BATCH_SIZE)
 
@@ -152,7 +171,8 @@ class Predictor:
         raise AssertionError("unreachable")
 
     def probabilities_for(self, model_input: np.ndarray) -> np.ndarray:
-        """Ten probabilities for one 28x28 array (uint8 values, MNIST convention)."""
+        """The model's probabilities (ten digits, then "no digit" if it has that output)
+        for one 28x28 array (uint8 values, MNIST convention)."""
         x = np.asarray(model_input, dtype=np.float32).reshape(1, IMAGE_SIDE, IMAGE_SIDE)
         return self._single(x).numpy()[0]
 
@@ -164,22 +184,35 @@ class Predictor:
     def _prediction(
         self, model_input: np.ndarray, probabilities: np.ndarray, report: InkReport
     ) -> Prediction:
-        digit = int(np.argmax(probabilities))
-        confidence = float(probabilities[digit])
+        digits = probabilities[:10]
+        # A ten-output model (older ones) never says "no digit".
+        no_digit = float(probabilities[10]) if len(probabilities) > 10 else 0.0
+        digit = int(np.argmax(digits))
+        confidence = float(digits[digit])
+        if no_digit > confidence:
+            verdict, answer, confidence = NO_DIGIT, None, no_digit
+        elif confidence < self.unsure_threshold or not report.looks_like_one_digit:
+            verdict, answer = UNSURE, digit
+        else:
+            verdict, answer = DIGIT, digit
         return Prediction(
-            digit=digit,
+            digit=answer,
             confidence=confidence,
-            probabilities=tuple(probabilities.tolist()),
+            probabilities=tuple(digits.tolist()),
             model_version=self.version,
             model_input=model_input,
-            unsure=confidence < self.unsure_threshold or not report.looks_like_one_digit,
+            verdict=verdict,
+            no_digit_probability=no_digit,
+            ink_box=report.box,
         )
 
     def predict_arrays(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Classes (N,) and probabilities (N, outputs) for N 28x28 arrays; class 10,
+        where the model has it, is "no digit"."""
         x = np.asarray(x)
         if x.ndim != 3 or x.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE):
             raise ValueError(f"expected an N x 28 x 28 array, got shape {x.shape}")
-        probabilities = np.empty((len(x), 10), dtype=np.float32)
+        probabilities = np.empty((len(x), self.outputs), dtype=np.float32)
         chunk = np.zeros((BATCH_SIZE, IMAGE_SIDE, IMAGE_SIDE), dtype=np.float32)
         for start in range(0, len(x), BATCH_SIZE):
             part = x[start : start + BATCH_SIZE]

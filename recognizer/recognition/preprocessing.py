@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 import warnings
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from django.conf import settings
@@ -22,6 +22,7 @@ from PIL import Image, ImageOps
 
 from recognizer.recognition import image_budget
 from recognizer.recognition.images import IMAGE_SIDE
+from recognizer.recognition.photo_ink import NoInkFound, find_ink
 
 ACCEPTED_FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP")
 DIGIT_BOX = 20  # MNIST's digits fit a 20x20 box inside the 28x28 frame
@@ -50,6 +51,9 @@ class InkReport:
     components: int  # connected pieces holding at least COMPONENT_INK of the ink
     max_gap: int  # largest gap in px between such pieces' bounding boxes (0 if one)
     width_ratio: float  # width / height of the ink's bounding box
+    # Where the ink the model read lies in the picture: left, top, right, bottom as
+    # fractions of the (EXIF-rotated) image's width and height.
+    box: tuple[float, float, float, float] | None = None
 
     @property
     def looks_like_one_digit(self) -> bool:
@@ -66,10 +70,23 @@ def preprocess_image(data: bytes) -> np.ndarray:
 
 
 def preprocess_with_report(data: bytes) -> tuple[np.ndarray, InkReport]:
-    grey = _decode_to_grey(data)
-    ink = _crop_to_ink(grey)
+    grey, drawn = _decode_to_grey(data)
+    # Drawings (strokes on a transparent background, as the canvas sends them) are
+    # clean: the quick rule below is exact for them. Anything else may be a photo.
+    ink, box = _crop_to_ink(grey) if drawn else _photo_ink(grey)
     digit = _scale_and_centre(ink)
-    return digit, inspect_ink(digit)
+    return digit, replace(inspect_ink(digit), box=box)
+
+
+def _photo_ink(grey: np.ndarray) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    try:
+        found = find_ink(grey)
+    except NoInkFound:
+        # Nothing stands out from the paper once noise and shading are removed; the
+        # plain rule still tells a blank page (400) from noise or texture, which the
+        # model then calls "no digit".
+        return _crop_to_ink(grey)
+    return found.ink, found.box
 
 
 def encode_png(array: np.ndarray) -> bytes:
@@ -107,10 +124,10 @@ def _open(data: bytes) -> Image.Image:
     return image
 
 
-def _decode_to_grey(data: bytes) -> np.ndarray:
+def _decode_to_grey(data: bytes) -> tuple[np.ndarray, bool]:
     """Decode the first frame and return grey levels (uint8, or float32 for 16-bit and
     float images; 0-255) with any transparency flattened onto a background that
-    contrasts with the ink."""
+    contrasts with the ink, and whether it was such a drawing on transparency."""
     image = _open(data)
     try:
         with warnings.catch_warnings():
@@ -119,7 +136,7 @@ def _decode_to_grey(data: bytes) -> np.ndarray:
                 # Let libjpeg decode at reduced size: much faster for large photos.
                 image.draft("RGB", (WORKING_SIDE, WORKING_SIDE))
             # One expensive decode at a time per process, at low priority.
-            grey = image_budget.decode(image, _load_grey)
+            grey, drawn = image_budget.decode(image, _load_grey)
     except (InvalidImage, image_budget.ImageBudgetExceeded):
         raise
     except Exception:
@@ -127,10 +144,10 @@ def _decode_to_grey(data: bytes) -> np.ndarray:
         raise InvalidImage(
             "The image is damaged or truncated: Pillow could not decode it."
         ) from None
-    return grey
+    return grey, drawn
 
 
-def _load_grey(image: Image.Image) -> np.ndarray:
+def _load_grey(image: Image.Image) -> tuple[np.ndarray, bool]:
     image.seek(0)  # GIF / WebP animations: the first frame
     image.load()
     # Phone photos store their rotation in EXIF.
@@ -138,17 +155,17 @@ def _load_grey(image: Image.Image) -> np.ndarray:
     return _grey_levels(image)
 
 
-def _grey_levels(image: Image.Image) -> np.ndarray:
+def _grey_levels(image: Image.Image) -> tuple[np.ndarray, bool]:
     if image.mode.startswith("I") or image.mode == "F":
         # 16/32-bit and float greys: Pillow's convert("L") would clip, not rescale.
         values = np.asarray(image, dtype=np.float32)
         top = 255.0 if values.max() <= 255 else 65535.0 if values.max() <= 65535 else values.max()
         image = Image.fromarray(values * (255.0 / top))
-        return _reduce(image)
+        return _reduce(image), False
 
     has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or ("transparency" in image.info)
     if not has_alpha:
-        return _reduce(image.convert("L"))
+        return _reduce(image.convert("L")), False
 
     rgba = _reduce_image(image if image.mode == "RGBA" else image.convert("RGBA"))
     # The strokes are the opaque pixels: flatten onto white when they are dark (black
@@ -160,7 +177,8 @@ def _grey_levels(image: Image.Image) -> np.ndarray:
     shade = 255 if dark_strokes else 0
     # luminance * alpha + shade * (1 - alpha), rounded, in integers (faster than floats).
     lum16, alpha16 = luminance.astype(np.uint16), alpha.astype(np.uint16)
-    return ((lum16 * alpha16 + shade * (255 - alpha16) + 127) // 255).astype(np.uint8)
+    flat = ((lum16 * alpha16 + shade * (255 - alpha16) + 127) // 255).astype(np.uint8)
+    return flat, True
 
 
 def _reduce_image(image: Image.Image) -> Image.Image:
@@ -180,9 +198,9 @@ def _reduce(image: Image.Image) -> np.ndarray:
 # --- Polarity, crop, scale, centre -----------------------------------------------------
 
 
-def _crop_to_ink(grey: np.ndarray) -> np.ndarray:
+def _crop_to_ink(grey: np.ndarray) -> tuple[np.ndarray, tuple[float, float, float, float]]:
     """The ink's bounding box as float32 ink strength (0 = background, up to 255),
-    whatever the polarity of the original.
+    whatever the polarity of the original, and that box as fractions of the image.
 
     Full-size passes stay on the decoded (mostly uint8) pixels; float arithmetic only
     runs on the crop, which keeps a canvas image well under a millisecond.
@@ -211,7 +229,21 @@ def _crop_to_ink(grey: np.ndarray) -> np.ndarray:
     # Stretch so the strongest ink is 255 as in MNIST (pencil on paper is rarely black).
     ink *= 255.0 / strongest
     ink[ink < 255.0 * NOISE_FLOOR] = 0.0
-    return ink
+    height, width = grey.shape
+    return ink, (left / width, top / height, right / width, bottom / height)
+
+
+def ink_to_mnist(ink: np.ndarray) -> np.ndarray:
+    """One ink image of any size (float or uint8 ink strength, 0 = background, 255 =
+    full ink) as the 28x28 MNIST-style array: cropped to its ink, longest side 20 px,
+    centre of mass at the centre. Reusable per crop (segmented numbers, made-up
+    training data). Raises InvalidImage when there is no ink."""
+    ink = np.asarray(ink, dtype=np.float32)
+    rows = np.flatnonzero((ink > 0).any(axis=1))
+    cols = np.flatnonzero((ink > 0).any(axis=0))
+    if not len(rows):
+        raise InvalidImage("The image is blank: draw a digit first.")
+    return _scale_and_centre(ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1])
 
 
 def _scale_and_centre(crop: np.ndarray) -> np.ndarray:

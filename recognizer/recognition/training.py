@@ -29,9 +29,11 @@ from keras import layers  # noqa: E402
 
 from recognizer.recognition.images import IMAGE_SIDE  # noqa: E402
 from recognizer.recognition.mnist_data import MnistData, sha256_file  # noqa: E402
+from recognizer.recognition.nondigits import font_paths, make_non_digits  # noqa: E402
 from recognizer.storage import atomic_files  # noqa: E402
 
-NUM_CLASSES = 10
+NUM_CLASSES = 11  # the ten digits, then "no digit"
+NO_DIGIT = 10  # the class index of "this is not a digit"
 
 # What callers must feed the model; also written to the metadata JSON.
 INPUT_CONVENTION = {
@@ -60,13 +62,18 @@ STROKE_WEIGHT = 0.35
 
 # How the "unsure" threshold is chosen on the held-out validation split.
 UNSURE_TARGET_ERROR_RATE = 0.25
+# At most this share of real digits may be flagged "unsure": the issue allows 1% of real
+# digits to be called "unsure" or "no digit" together, and canvas drawings and photos
+# are a little harder than MNIST's own validation digits.
+UNSURE_MAX_FLAGGED = 0.005
 UNSURE_GRID = tuple(round(0.50 + 0.01 * i, 2) for i in range(50))  # 0.50 ... 0.99
 UNSURE_FALLBACK = 0.80
 UNSURE_RULE = (
     "The largest threshold t on the grid 0.50, 0.51, ..., 0.99 such that, on the held-out "
-    "validation split, predictions whose top probability is below t are wrong at least "
-    f"{UNSURE_TARGET_ERROR_RATE:.0%} of the time; so 'unsure' flags answers that are "
-    f"likely wrong. If no t qualifies, {UNSURE_FALLBACK}."
+    "validation digits, predictions whose digit probability is below t are wrong at least "
+    f"{UNSURE_TARGET_ERROR_RATE:.0%} of the time (so 'unsure' flags answers that are likely "
+    f"wrong) and at most {UNSURE_MAX_FLAGGED:.1%} of the validation digits are flagged. "
+    f"If no t qualifies, {UNSURE_FALLBACK}."
 )
 
 
@@ -80,13 +87,24 @@ class TrainingConfig:
     limit: int | None = None  # use only the first N (shuffled) training images, for quick runs
     learning_rate: float = 1e-3
     final_learning_rate: float = 2e-5
+    # Made-up non-digits added to the training data (class NO_DIGIT); a tenth as many
+    # more are held out for validation. Scaled down with --limit.
+    non_digits: int = 12_000
+    # An earlier model (ten or eleven outputs) whose weights training starts from; on
+    # this 2-core machine that is what makes eleven classes affordable (see README).
+    init_from: str | None = None
+    # With init_from: train only the last convolution and the output layer, the rest
+    # keeps the earlier model's weights (a third of the work per image, and the
+    # digits the earlier model reads stay read).
+    train_top_only: bool = False
 
 
 def build_model() -> keras.Model:
     """The CNN: three convolution blocks with batch norm and dropout (about 330k weights).
 
     This is the widely used Kaggle MNIST design: two 3x3 convolutions then a strided 5x5
-    convolution in place of pooling, twice, then a 4x4 convolution down to 1x1.
+    convolution in place of pooling, twice, then a 4x4 convolution down to 1x1, and
+    eleven outputs: the ten digits and "no digit".
     """
 
     def conv(x, filters: int, kernel: int, strides: int = 1, padding: str = "valid"):
@@ -168,15 +186,30 @@ def make_train_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int)
     )
 
 
-def learning_rate_schedule(config: TrainingConfig) -> Callable[[int, float], float]:
-    """Exponential decay per epoch from learning_rate to final_learning_rate."""
-    steps = max(config.epochs - 1, 1)
-    ratio = (config.final_learning_rate / config.learning_rate) ** (1 / steps)
+def load_initial_weights(model: keras.Model, path: Path) -> str:
+    """Copy an earlier model's weights into ``model``: every layer as it is, and for a
+    ten-output model the digits' rows of the output layer (the "no digit" output starts
+    at zero). Returns the earlier model's sha256, for the metadata."""
+    earlier = keras.models.load_model(path, compile=False)
+    for target, source in zip(model.layers, earlier.layers, strict=True):
+        weights = source.get_weights()
+        if target.name == "probabilities" and weights[0].shape[-1] != NUM_CLASSES:
+            kernel, bias = (np.zeros_like(w) for w in target.get_weights())
+            kernel[:, : weights[0].shape[-1]] = weights[0]
+            bias[: weights[1].shape[-1]] = weights[1]
+            weights = [kernel, bias]
+        target.set_weights(weights)
+    return sha256_file(Path(path))
 
-    def schedule(epoch: int, _lr: float = 0.0) -> float:
-        return float(config.learning_rate * ratio**epoch)
 
-    return schedule
+def learning_rate_schedule(config: TrainingConfig, steps: int):
+    """Exponential decay from learning_rate to final_learning_rate over all ``steps``,
+    step by step (so that a one-epoch fine-tuning run decays too)."""
+    return keras.optimizers.schedules.ExponentialDecay(
+        config.learning_rate,
+        decay_steps=max(steps, 1),
+        decay_rate=config.final_learning_rate / config.learning_rate,
+    )
 
 
 def predict_probabilities(model: keras.Model, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
@@ -184,13 +217,18 @@ def predict_probabilities(model: keras.Model, x: np.ndarray, batch_size: int = 5
 
 
 def choose_unsure_threshold(probabilities: np.ndarray, labels: np.ndarray) -> dict:
-    """Apply UNSURE_RULE to held-out predictions; returns the threshold and its evidence."""
-    confidence = probabilities.max(axis=1)
+    """Apply UNSURE_RULE to held-out predictions of real digits; returns the threshold
+    and its evidence. Digits the model calls "no digit" count as wrong, never unsure."""
+    confidence = probabilities[:, :NO_DIGIT].max(axis=1)
     wrong = probabilities.argmax(axis=1) != labels
     chosen = None
     for threshold in UNSURE_GRID:
         flagged = confidence < threshold
-        if flagged.any() and wrong[flagged].mean() >= UNSURE_TARGET_ERROR_RATE:
+        if (
+            flagged.any()
+            and wrong[flagged].mean() >= UNSURE_TARGET_ERROR_RATE
+            and flagged.mean() <= UNSURE_MAX_FLAGGED
+        ):
             chosen = threshold
     threshold = chosen if chosen is not None else UNSURE_FALLBACK
     flagged = confidence < threshold
@@ -217,6 +255,16 @@ def split_train_validation(
     val_size = min(config.validation_size, len(order) // 10)
     val, train = order[:val_size], order[val_size:]
     return data.x_train[train], data.y_train[train], data.x_train[val], data.y_train[val]
+
+
+def with_non_digits(
+    x: np.ndarray, y: np.ndarray, count: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """x and y with ``count`` made-up non-digits (label NO_DIGIT) appended; pairs of
+    digits are made from the digits in ``x`` only, so nothing leaks between splits."""
+    non_digits = make_non_digits(count, seed, digits=x)
+    labels = np.full(count, NO_DIGIT, dtype=y.dtype)
+    return np.concatenate([x, non_digits]), np.concatenate([y, labels])
 
 
 def save_model_atomically(model: keras.Model, path: Path) -> None:
@@ -246,25 +294,40 @@ def train(
 
     x_train, y_train, x_val, y_val = split_train_validation(data, config)
     x_test, y_test = data.x_test, data.y_test
+    non_digits = config.non_digits
     if config.limit:
         x_test, y_test = x_test[: config.limit], y_test[: config.limit]
+        non_digits = min(non_digits, config.limit // 5)
+    x_train, y_train = with_non_digits(x_train, y_train, non_digits, config.seed)
+    x_val_all, y_val_all = with_non_digits(x_val, y_val, max(non_digits // 10, 1), config.seed + 1)
     log(
-        f"Training on {len(x_train)} images, validating on {len(x_val)}, "
-        f"testing on {len(x_test)}; {config.epochs} epochs, batch {config.batch_size}, "
-        f"seed {config.seed}."
+        f"Training on {len(x_train)} images ({non_digits} of them non-digits), validating "
+        f"on {len(x_val_all)}, testing on {len(x_test)}; {config.epochs} epochs, batch "
+        f"{config.batch_size}, seed {config.seed}."
     )
 
     model = build_model()
+    initial_sha256 = None
+    if config.init_from:
+        initial_sha256 = load_initial_weights(model, Path(config.init_from))
+        log(f"Starting from the weights of {config.init_from} ({initial_sha256[:8]}).")
+        if config.train_top_only:
+            last_conv = max(
+                i for i, layer in enumerate(model.layers) if isinstance(layer, layers.Conv2D)
+            )
+            for layer in model.layers[:last_conv]:
+                layer.trainable = False
     model.compile(
-        optimizer=keras.optimizers.Adam(config.learning_rate),
+        optimizer=keras.optimizers.Adam(
+            learning_rate_schedule(config, config.epochs * -(-len(x_train) // config.batch_size))
+        ),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
     model.fit(
         make_train_dataset(x_train, y_train, config.batch_size, config.seed),
         epochs=config.epochs,
-        validation_data=(x_val.astype(np.float32), y_val),
-        callbacks=[keras.callbacks.LearningRateScheduler(learning_rate_schedule(config))],
+        validation_data=(x_val_all.astype(np.float32), y_val_all),
         shuffle=False,  # the dataset already reshuffles each epoch
         verbose=verbose,
     )
@@ -276,9 +339,18 @@ def train(
 
     val_probabilities = predict_probabilities(shipped, x_val)
     val_accuracy = float((val_probabilities.argmax(axis=1) == y_val).mean())
+    non_digit_val = x_val_all[len(x_val) :]
+    non_digit_caught = float(
+        (predict_probabilities(shipped, non_digit_val).argmax(axis=1) == NO_DIGIT).mean()
+    )
     test_probabilities = predict_probabilities(shipped, x_test)
     test_accuracy = float((test_probabilities.argmax(axis=1) == y_test).mean())
-    log(f"Validation accuracy {val_accuracy:.4%}, test accuracy {test_accuracy:.4%}.")
+    test_no_digit = float((test_probabilities.argmax(axis=1) == NO_DIGIT).mean())
+    log(
+        f"Validation accuracy {val_accuracy:.4%}, test accuracy {test_accuracy:.4%}, "
+        f"test digits called no digit {test_no_digit:.2%}, validation non-digits caught "
+        f"{non_digit_caught:.2%}."
+    )
 
     output = Path(output)
     save_model_atomically(shipped, output)
@@ -291,6 +363,9 @@ def train(
         "test_accuracy": test_accuracy,
         "test_images": int(len(y_test)),
         "validation_accuracy": val_accuracy,
+        "test_digits_called_no_digit": test_no_digit,
+        "validation_non_digits_caught": non_digit_caught,
+        "classes": [str(d) for d in range(10)] + ["no_digit"],
         "parameters": int(shipped.count_params()),
         "trained_at": trained_at.isoformat(timespec="seconds"),
         "training_seconds": round(time.monotonic() - started, 1),
@@ -299,7 +374,19 @@ def train(
             "train_images": int(len(y_train)),
             "validation_images": int(len(y_val)),
             "augmentation": AUGMENTATION,
-            "optimizer": "Adam, learning rate decayed exponentially per epoch",
+            "initial_weights": (
+                {"file": Path(config.init_from).name, "sha256": initial_sha256}
+                if config.init_from
+                else None
+            ),
+            "non_digits": {
+                "train_images": non_digits,
+                "validation_images": int(len(non_digit_val)),
+                "made_by": "recognizer.recognition.nondigits (shapes, strokes, scribbles, "
+                "noise, pairs of digits, letters from Debian's fonts)",
+                "fonts": [path.name for path in font_paths()],
+            },
+            "optimizer": "Adam, learning rate decayed exponentially step by step",
             "tensorflow": tf.__version__,
             "keras": keras.__version__,
         },

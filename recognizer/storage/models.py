@@ -13,6 +13,11 @@ SOURCE_UPLOAD = "upload"
 SOURCE_CANVAS = "canvas"
 SOURCES = (SOURCE_UPLOAD, SOURCE_CANVAS)
 
+# A prediction's answer (the same words as recognizer.recognition.predictor's).
+VERDICT_DIGIT = "digit"
+VERDICT_UNSURE = "unsure"
+VERDICT_NO_DIGIT = "no_digit"
+
 # Name of the single partition of the bucket index (see PredictBucket).
 ALL_BUCKETS = "all"
 
@@ -27,10 +32,13 @@ class PredictRecord(DjangoCassandraModel):
     created_at = columns.DateTime(required=True)
     source = columns.Text(required=True)
     filename = columns.Text()
-    digit = columns.Integer(required=True)
+    digit = columns.Integer()  # None when the verdict is "no_digit"
     confidence = columns.Float(required=True)
     probabilities = columns.List(columns.Float, required=True)
     unsure = columns.Boolean(default=False)
+    # "digit", "unsure" or "no_digit"; added by issue 10, so older rows have none
+    # (see answer).
+    verdict = columns.Text()
     model_version = columns.Text(required=True)
     image = columns.Blob()
     label = columns.Integer()
@@ -43,8 +51,17 @@ class PredictRecord(DjangoCassandraModel):
         verbose_name = "prediction"
         verbose_name_plural = "predictions"
 
+    @property
+    def answer(self) -> str:
+        """The verdict, also for records stored before verdicts existed: those always
+        had a digit, flagged or not."""
+        if self.verdict:
+            return self.verdict
+        return VERDICT_UNSURE if self.unsure else VERDICT_DIGIT
+
     def __str__(self) -> str:
-        return f"{self.digit} ({self.source}, {self.created_at:%Y-%m-%d %H:%M:%S})"
+        shown = "no digit" if self.digit is None else self.digit
+        return f"{shown} ({self.source}, {self.created_at:%Y-%m-%d %H:%M:%S})"
 
 
 class PredictBucket(DjangoCassandraModel):

@@ -51,6 +51,7 @@ _FIELDS = (
     "confidence",
     "probabilities",
     "unsure",
+    "verdict",  # absent from lines spooled before verdicts existed: decode copes
     "model_version",
     "label",
     "edit_token_hash",

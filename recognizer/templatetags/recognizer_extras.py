@@ -27,7 +27,7 @@ def probability_rows(probabilities) -> list[tuple[int, float]]:
 
 @register.filter
 def with_article(number: int) -> str:
-    """"a 7", "an 8", "an 11": the article English needs before a number said
+    """ "a 7", "an 8", "an 11": the article English needs before a number said
     aloud (static/recognizer/js/words.js has the same rule for the scripts)."""
     text = str(abs(number))
     leading_group = text[: (len(text) - 1) % 3 + 1]  # "11" in 11,000 ("eleven thousand")

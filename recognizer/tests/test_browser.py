@@ -432,9 +432,10 @@ def test_upload(site, page):
     page.locator("input[type=file]").set_input_files(
         {"name": "seven.png", "mimeType": "image/png", "buffer": digit_png("7")}
     )
-    with page.expect_navigation():
-        page.locator("form.upload-form button[type=submit]").click()
+    expect(page.locator("img[data-preview]")).to_be_visible()
+    page.locator("form.upload-form button[type=submit]").click()
     shown = check_result_panel(page)
+    check_picture_with_box(page)
     screenshot(page, "upload-result")
 
     record = newest_record(site)
@@ -442,6 +443,69 @@ def test_upload(site, page):
     assert record["filename"] == "seven.png"
     assert record["digit"] == shown
     assert shown == 7, f"a clearly drawn 7 was read as {shown}"
+
+
+def check_picture_with_box(page) -> None:
+    """After the answer the picture is shown, with a box drawn around the ink."""
+    picture = page.locator("#result figure.ink-read img[data-ink-box]")
+    expect(picture).to_be_visible()
+    assert picture.get_attribute("src").startswith("data:image/jpeg;base64,")
+    # The box is drawn in red on black-and-white paper: some pixels must be red.
+    red = picture.evaluate(
+        """img => { const c = document.createElement("canvas");
+        c.width = img.naturalWidth; c.height = img.naturalHeight;
+        const g = c.getContext("2d"); g.drawImage(img, 0, 0);
+        const d = g.getImageData(0, 0, c.width, c.height).data; let n = 0;
+        for (let i = 0; i < d.length; i += 4) if (d[i] > 150 && d[i + 1] < 90) n++;
+        return n; }"""
+    )
+    assert red > 50, f"only {red} red pixels: no box around the ink"
+
+
+# A file handed to the page as a drop or a paste would hand it (Playwright cannot
+# drag from the desktop or fill the system clipboard in headless Chromium).
+HAND_OVER = """([kind, b64]) => {
+  const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+  const transfer = new DataTransfer();
+  transfer.items.add(new File([bytes], kind === "drop" ? "dropped.png" : "", {type: "image/png"}));
+  if (kind === "drop") {
+    document.querySelector("[data-drop-zone]").dispatchEvent(
+      new DragEvent("drop", {dataTransfer: transfer, bubbles: true, cancelable: true}));
+  } else {
+    document.dispatchEvent(
+      new ClipboardEvent("paste", {clipboardData: transfer, bubbles: true, cancelable: true}));
+  }
+}"""
+
+
+@pytest.mark.parametrize("kind", ["drop", "paste"])
+def test_upload_by_dropping_or_pasting_a_picture(site, page, kind):
+    import base64
+
+    page.goto("/upload/")
+    page.evaluate(HAND_OVER, [kind, base64.b64encode(digit_png("7")).decode()])
+    expect(page.locator("img[data-preview]")).to_be_visible()
+    assert page.locator("input[type=file]").evaluate("i => i.files.length") == 1
+    page.locator("form.upload-form button[type=submit]").click()
+    assert check_result_panel(page) == 7
+    check_picture_with_box(page)
+    assert newest_record(site)["source"] == "upload"
+
+
+def test_the_upload_form_works_without_javascript(open_context):
+    page = open_context(java_script_enabled=False).new_page()
+    page.goto("/upload/")
+    file_input = page.locator("input[type=file]")
+    assert file_input.get_attribute("accept") == "image/*"
+    assert file_input.get_attribute("capture") is not None
+    file_input.set_input_files(
+        {"name": "seven.png", "mimeType": "image/png", "buffer": digit_png("7")}
+    )
+    with page.expect_navigation():
+        page.locator("form.upload-form button[type=submit]").click()
+    # Only the DOM is read here: evaluating scripts needs JavaScript.
+    expect(page.locator("#result .result-digit")).to_have_text("7")
+    expect(page.locator("#result figure.ink-read img")).to_be_visible()
 
 
 def test_correct_a_prediction(site, page):

@@ -46,7 +46,7 @@ class PredictRecordAdmin(ReadOnlyAdmin):
             png_data_url(record.image),
             IMAGE_SIDE,
             IMAGE_SIDE,
-            record.digit,
+            "no digit" if record.digit is None else record.digit,
         )
 
     @admin.display(description="Confidence")

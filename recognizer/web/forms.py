@@ -28,7 +28,8 @@ class CanvasForm(forms.Form):
 class UploadForm(forms.Form):
     image = forms.FileField(
         label="Picture of a digit",
-        widget=forms.ClearableFileInput(attrs={"accept": "image/*"}),
+        # capture: phones offer the camera straight away.
+        widget=forms.ClearableFileInput(attrs={"accept": "image/*", "capture": "environment"}),
         error_messages={"required": "Choose a picture of a digit.", "empty": "The file is empty."},
     )
 

@@ -158,10 +158,13 @@ class Record(BaseModel):
     """One stored prediction."""
 
     id: uuid.UUID = Field(description="time-based UUID")
-    digit: Digit
+    digit: Digit | None = Field(description="null when the verdict is no_digit")
     confidence: float = Field(ge=0, le=1)
     probabilities: list[float] = Field(min_length=10, max_length=10)
     unsure: bool
+    verdict: Literal["digit", "unsure", "no_digit"] = Field(
+        description="digit: read; unsure: probably this digit; no_digit: not a digit at all"
+    )
     label: Digit | None
     source: Literal[SOURCES]
     filename: str | None
@@ -220,6 +223,7 @@ def record_json(record: PredictRecord) -> dict:
         "confidence": record.confidence,
         "probabilities": list(record.probabilities),
         "unsure": bool(record.unsure),
+        "verdict": record.answer,
         "label": record.label,
         "source": record.source,
         "filename": record.filename,

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from recognizer.recognition.pipeline import recognise_and_store
 from recognizer.recognition.predictor import predict_image
 from recognizer.recognition.preprocessing import InvalidImage
+from recognizer.recognition.preview import picture_with_box
 from recognizer.storage import records, spool
 from recognizer.storage.models import SOURCE_CANVAS, SOURCE_UPLOAD
 from recognizer.web import correction_access
@@ -32,9 +33,12 @@ def _recognise(request, form, source, filename, template, extra=None):
     status = 200
     if form.is_valid():
         try:
-            context["record"] = recognise_and_store(form.cleaned_data["image"], source, filename)
-            correction_access.remember(request, context["record"])
+            data = form.cleaned_data["image"]
+            context["record"] = record = recognise_and_store(data, source, filename)
+            correction_access.remember(request, record)
             context["can_correct"] = True
+            if source == SOURCE_UPLOAD:
+                context["picture"] = picture_with_box(data, record.ink_box)
         except InvalidImage as exc:
             context["error"], status = str(exc), 400
     else:
@@ -68,6 +72,7 @@ def guess(request: HttpRequest) -> JsonResponse:
             "digit": prediction.digit,
             "confidence": prediction.confidence,
             "unsure": prediction.unsure,
+            "verdict": prediction.verdict,
         }
     )
 

@@ -58,6 +58,37 @@ class Command(BaseCommand):
                 flag, type=kind, default=default, help=f"{what} (default %(default)s)."
             )
         parser.add_argument(
+            "--learning-rate",
+            type=float,
+            default=defaults.learning_rate,
+            help="Starting learning rate, decayed to --final-learning-rate (default %(default)s).",
+        )
+        parser.add_argument(
+            "--final-learning-rate",
+            type=float,
+            default=defaults.final_learning_rate,
+            help="Learning rate of the last epoch (default %(default)s).",
+        )
+        parser.add_argument(
+            "--non-digits",
+            type=int,
+            default=defaults.non_digits,
+            help="Made-up non-digits added to the training data (default %(default)s).",
+        )
+        parser.add_argument(
+            "--init-from",
+            type=Path,
+            default=None,
+            metavar="MODEL",
+            help="Start from the weights of an earlier .keras model of the same design "
+            "(ten or eleven outputs) instead of random ones.",
+        )
+        parser.add_argument(
+            "--train-top-only",
+            action="store_true",
+            help="With --init-from: train only the last convolution and the output layer.",
+        )
+        parser.add_argument(
             "--limit",
             type=positive_int,
             default=None,
@@ -85,7 +116,14 @@ class Command(BaseCommand):
             seed=options["seed"],
             limit=options["limit"],
             validation_size=defaults.validation_size,
+            learning_rate=options["learning_rate"],
+            final_learning_rate=options["final_learning_rate"],
+            non_digits=options["non_digits"],
+            init_from=str(options["init_from"]) if options["init_from"] else None,
+            train_top_only=options["train_top_only"],
         )
+        if config.init_from and not Path(config.init_from).is_file():
+            raise CommandError(f"--init-from: {config.init_from} does not exist.")
         verbosity = options["verbosity"]
         # Progress bars on a terminal, one line per epoch in logs.
         keras_verbose = 0 if verbosity == 0 else (1 if self.stdout.isatty() else 2)

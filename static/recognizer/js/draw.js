@@ -175,6 +175,8 @@
         if (ticket !== guessRequest) return;  // a newer stroke already asked
         if (body.error) {
           liveGuess.textContent = "";
+        } else if (body.verdict === "no_digit") {
+          liveGuess.textContent = "That doesn't look like a digit yet.";
         } else {
           var pct = (body.confidence * 100).toFixed(0) + "%";
           var digit = window.recognizerWords.withArticle(body.digit);

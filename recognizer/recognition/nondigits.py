@@ -1,0 +1,349 @@
+"""Things that are not digits, made by the project itself, to teach the model "no digit".
+
+Nothing here is downloaded: shapes, strokes, scribbles and noise are drawn with Pillow
+from a seeded random generator, and letters are rendered from the TrueType fonts that
+Debian's fonts-dejavu-core and fonts-liberation packages install (``make`` installs them;
+without them the letters are drawn from stroke skeletons only).
+
+Every image is drawn white on black on a square canvas and then goes through
+:func:`recognizer.recognition.preprocessing.ink_to_mnist`, the same crop, scale and
+centring an upload gets, so the model sees non-digits exactly as it will see them.
+
+Shapes that *are* digits are left out on purpose: a plain circle or ellipse (a 0), a
+single near-vertical line (a 1), and the letters O, o, I, l, i, S, s, Z, z, B, b, G, g, q,
+D, T, J, C, c and U, and the symbols & and $, which people write like digits.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+from recognizer.recognition.preprocessing import ink_to_mnist
+
+CANVAS = 96  # px; the drawing is later reduced to MNIST's 20 px box
+FONT_FOLDERS = (
+    Path("/usr/share/fonts/truetype/dejavu"),
+    Path("/usr/share/fonts/truetype/liberation"),
+)
+# Letters and symbols nobody writes as a digit.
+LETTERS = "AEFHKMNPRVWXYaefhkmnprtvwxy#%@?!+=<>*"
+
+# Stroke skeletons of letters, in unit coordinates (x right, y down), one list per stroke.
+LETTER_STROKES: dict[str, list[list[tuple[float, float]]]] = {
+    "A": [[(0.1, 1), (0.5, 0), (0.9, 1)], [(0.28, 0.6), (0.72, 0.6)]],
+    "E": [[(0.8, 0), (0.2, 0), (0.2, 1), (0.8, 1)], [(0.2, 0.5), (0.65, 0.5)]],
+    "F": [[(0.8, 0), (0.2, 0), (0.2, 1)], [(0.2, 0.5), (0.65, 0.5)]],
+    "H": [[(0.2, 0), (0.2, 1)], [(0.8, 0), (0.8, 1)], [(0.2, 0.5), (0.8, 0.5)]],
+    "K": [[(0.2, 0), (0.2, 1)], [(0.8, 0), (0.2, 0.55)], [(0.38, 0.42), (0.85, 1)]],
+    "M": [[(0.1, 1), (0.15, 0), (0.5, 0.6), (0.85, 0), (0.9, 1)]],
+    "N": [[(0.2, 1), (0.2, 0), (0.8, 1), (0.8, 0)]],
+    "W": [[(0.05, 0), (0.25, 1), (0.5, 0.35), (0.75, 1), (0.95, 0)]],
+    "X": [[(0.15, 0), (0.85, 1)], [(0.85, 0), (0.15, 1)]],
+    "Y": [[(0.15, 0), (0.5, 0.5), (0.85, 0)], [(0.5, 0.5), (0.5, 1)]],
+    "R": [
+        [(0.2, 1), (0.2, 0), (0.7, 0.05), (0.75, 0.3), (0.65, 0.5), (0.2, 0.5)],
+        [(0.45, 0.5), (0.85, 1)],
+    ],
+    "#": [
+        [(0.35, 0), (0.3, 1)],
+        [(0.7, 0), (0.65, 1)],
+        [(0, 0.35), (1, 0.35)],
+        [(0, 0.68), (1, 0.68)],
+    ],
+}
+
+
+@functools.lru_cache(maxsize=256)
+def _font(path: Path, size: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(str(path), size)
+
+
+def font_paths(folders: Sequence[Path] = FONT_FOLDERS) -> list[Path]:
+    """The TrueType fonts installed from Debian packages, or [] when there are none."""
+    return sorted(path for folder in folders if folder.is_dir() for path in folder.glob("*.ttf"))
+
+
+class Pen:
+    """A canvas with a random stroke width, and helpers to draw on it."""
+
+    def __init__(self, rng: np.random.Generator, width: tuple[int, int] = (3, 10)) -> None:
+        self.rng = rng
+        self.image = Image.new("L", (CANVAS, CANVAS), 0)
+        self.draw = ImageDraw.Draw(self.image)
+        self.width = int(rng.integers(width[0], width[1] + 1))
+
+    def point(self, x: float, y: float, margin: float = 0.12) -> tuple[float, float]:
+        """Unit coordinates to canvas pixels, inside a margin."""
+        span = CANVAS * (1 - 2 * margin)
+        return (CANVAS * margin + x * span, CANVAS * margin + y * span)
+
+    def jitter(self, points, amount: float = 0.04):
+        return [(x + self.rng.normal(0, amount), y + self.rng.normal(0, amount)) for x, y in points]
+
+    def line(self, points, closed: bool = False) -> None:
+        pixels = [self.point(x, y) for x, y in points]
+        if closed:
+            pixels.append(pixels[0])
+        self.draw.line(pixels, fill=255, width=self.width, joint="curve")
+
+    def ink(self) -> np.ndarray:
+        return np.asarray(self.image, dtype=np.float32)
+
+
+def _smooth_path(anchors: np.ndarray, per_segment: int = 8) -> list:
+    """A smooth curve through anchor points (Catmull-Rom), in unit coordinates."""
+    pts = np.vstack([anchors[0], anchors, anchors[-1]])
+    p0, p1, p2, p3 = pts[:-3, None], pts[1:-2, None], pts[2:-1, None], pts[3:, None]
+    t = np.linspace(0, 1, per_segment, endpoint=False)[None, :, None]
+    curve = 0.5 * (
+        2 * p1
+        + (p2 - p0) * t
+        + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t**2
+        + (3 * p1 - p0 - 3 * p2 + p3) * t**3
+    )
+    curve = np.vstack([curve.reshape(-1, 2), pts[-2]])
+    return [tuple(p) for p in np.clip(curve, -0.1, 1.1)]
+
+
+# --- The kinds of non-digits -------------------------------------------------------------
+
+
+def font_letter(rng: np.random.Generator, fonts: Sequence[Path]) -> np.ndarray:
+    if not fonts:
+        return stroke_letter(rng, fonts)
+    font = _font(fonts[rng.integers(len(fonts))], int(rng.integers(10, 16)) * 5)
+    image = Image.new("L", (CANVAS, CANVAS), 0)
+    ImageDraw.Draw(image).text(
+        (CANVAS / 2, CANVAS / 2),
+        LETTERS[rng.integers(len(LETTERS))],
+        fill=255,
+        font=font,
+        anchor="mm",
+    )
+    image = image.rotate(float(rng.uniform(-15, 15)), resample=Image.Resampling.BILINEAR)
+    if rng.random() < 0.4:
+        image = image.filter(ImageFilter.MaxFilter(int(rng.choice([3, 5]))))
+    return np.asarray(image, dtype=np.float32)
+
+
+def stroke_letter(rng: np.random.Generator, _fonts: Sequence[Path] = ()) -> np.ndarray:
+    pen = Pen(rng)
+    letter = list(LETTER_STROKES)[rng.integers(len(LETTER_STROKES))]
+    for stroke in LETTER_STROKES[letter]:
+        pen.line(pen.jitter(stroke))
+    return pen.ink()
+
+
+def polygon(rng: np.random.Generator, _fonts: Sequence[Path] = ()) -> np.ndarray:
+    """Triangles, squares, rectangles and regular polygons, outlined or filled."""
+    pen = Pen(rng)
+    sides = int(rng.choice([3, 4, 4, 4, 5, 6, 8]))
+    turn = rng.uniform(0, 2 * math.pi)
+    squash = rng.uniform(0.6, 1.0)
+    points = [
+        (
+            0.5 + 0.5 * math.cos(turn + 2 * math.pi * k / sides),
+            0.5 + 0.5 * squash * math.sin(turn + 2 * math.pi * k / sides),
+        )
+        for k in range(sides)
+    ]
+    points = pen.jitter(points, 0.02)
+    if rng.random() < 0.2:
+        pen.draw.polygon([pen.point(x, y) for x, y in points], fill=255)
+    else:
+        pen.line(points, closed=True)
+    return pen.ink()
+
+
+def star(rng: np.random.Generator, _fonts: Sequence[Path] = ()) -> np.ndarray:
+    pen = Pen(rng)
+    tips = int(rng.choice([5, 5, 6]))
+    turn = rng.uniform(0, 2 * math.pi)
+    inner = rng.uniform(0.3, 0.5)
+    points = []
+    for k in range(2 * tips):
+        radius = 0.5 if k % 2 == 0 else 0.5 * inner
+        angle = turn + math.pi * k / tips
+        points.append((0.5 + radius * math.cos(angle), 0.5 + radius * math.sin(angle)))
+    pen.line(pen.jitter(points, 0.015), closed=True)
+    return pen.ink()
+
+
+def crossing_lines(rng: np.random.Generator, _fonts: Sequence[Path] = ()) -> np.ndarray:
+    """'+', 'x', '#', grids and asterisks: several straight lines that cross."""
+    pen = Pen(rng)
+    kind = rng.integers(4)
+    if kind == 0:  # plus or x
+        turn = rng.choice([0.0, math.pi / 4]) + rng.normal(0, 0.1)
+        for angle in (turn, turn + math.pi / 2):
+            dx, dy = 0.5 * math.cos(angle), 0.5 * math.sin(angle)
+            pen.line([(0.5 - dx, 0.5 - dy), (0.5 + dx, 0.5 + dy)])
+    elif kind == 1:  # hash or grid
+        count = int(rng.integers(2, 5))
+        for i in range(count):
+            at = (i + 1) / (count + 1)
+            pen.line(pen.jitter([(at, 0), (at, 1)], 0.03))
+            pen.line(pen.jitter([(0, at), (1, at)], 0.03))
+    elif kind == 2:  # asterisk
+        turn = rng.uniform(0, math.pi)
+        for k in range(int(rng.integers(3, 5))):
+            angle = turn + math.pi * k / 3
+            dx, dy = 0.5 * math.cos(angle), 0.5 * math.sin(angle)
+            pen.line([(0.5 - dx, 0.5 - dy), (0.5 + dx, 0.5 + dy)])
+    else:  # arrow
+        pen.line([(0, 0.5), (1, 0.5)])
+        pen.line([(0.7, 0.25), (1, 0.5), (0.7, 0.75)])
+        return np.asarray(pen.image.rotate(float(rng.uniform(0, 360))), dtype=np.float32)
+    return pen.ink()
+
+
+def face(rng: np.random.Generator, _fonts: Sequence[Path] = ()) -> np.ndarray:
+    """A smiley: a round face with eyes and a mouth (the eyes keep it from being a 0)."""
+    pen = Pen(rng, (2, 7))
+    box = [pen.point(0, 0), pen.point(1, 1)]
+    pen.draw.ellipse([*box[0], *box[1]], outline=255, width=pen.width)
+    for eye_x in (0.33, 0.67):
+        x, y = pen.point(eye_x + rng.normal(0, 0.02), 0.35 + rng.normal(0, 0.02))
+        r = rng.uniform(2, 6)
+        pen.draw.ellipse([x - r, y - r, x + r, y + r], fill=255)
+    smile = rng.random() < 0.75
+    start, end = (20, 160) if smile else (200, 340)
+    top = 0.45 if smile else 0.62
+    pen.draw.arc(
+        [*pen.point(0.25, top), *pen.point(0.75, top + 0.3)], start, end, fill=255, width=pen.width
+    )
+    return pen.ink()
+
+
+def heart(rng: np.random.Generator, _fonts: Sequence[Path] = ()) -> np.ndarray:
+    pen = Pen(rng)
+    t = np.linspace(0, 2 * math.pi, 80)
+    x = 16 * np.sin(t) ** 3
+    y = -(13 * np.cos(t) - 5 * np.cos(2 * t) - 2 * np.cos(3 * t) - np.cos(4 * t))
+    points = list(zip((x + 17) / 34, (y + 17) / 34, strict=True))
+    if rng.random() < 0.25:
+        pen.draw.polygon([pen.point(px, py) for px, py in points], fill=255)
+    else:
+        pen.line(points, closed=True)
+    return np.asarray(pen.image.rotate(float(rng.uniform(-20, 20))), dtype=np.float32)
+
+
+def scribble(rng: np.random.Generator, _fonts: Sequence[Path] = ()) -> np.ndarray:
+    """A smooth random scribble through many points: too many turns to be a digit."""
+    pen = Pen(rng, (2, 9))
+    anchors = rng.uniform(0, 1, size=(int(rng.integers(8, 16)), 2))
+    pen.line(_smooth_path(anchors))
+    return pen.ink()
+
+
+def zigzag_or_spiral(rng: np.random.Generator, _fonts: Sequence[Path] = ()) -> np.ndarray:
+    pen = Pen(rng, (2, 8))
+    if rng.random() < 0.5:
+        teeth = int(rng.integers(4, 9))
+        points = [(i / teeth, float(i % 2)) for i in range(teeth + 1)]
+        pen.line(pen.jitter([(x, 0.3 + 0.4 * y) for x, y in points], 0.03))
+    else:
+        turns = rng.uniform(2.2, 4)
+        t = np.linspace(0, turns * 2 * math.pi, 160)
+        r = 0.5 * t / t[-1]
+        pen.line(list(zip(0.5 + r * np.cos(t), 0.5 + r * np.sin(t), strict=True)))
+    image = pen.image.rotate(float(rng.uniform(0, 360)))
+    return np.asarray(image, dtype=np.float32)
+
+
+def noise(rng: np.random.Generator, _fonts: Sequence[Path] = ()) -> np.ndarray:
+    """Noise as preprocessing leaves it: speckles, blotches or a textured field."""
+    kind = rng.integers(3)
+    if kind == 0:  # speckles
+        field = (rng.random((CANVAS, CANVAS)) < rng.uniform(0.02, 0.3)) * rng.uniform(
+            80, 255, (CANVAS, CANVAS)
+        )
+    elif kind == 1:  # blurred blotches
+        small = rng.random((int(rng.integers(4, 12)),) * 2)
+        field = np.asarray(
+            Image.fromarray((small * 255).astype(np.uint8)).resize(
+                (CANVAS, CANVAS), Image.Resampling.BICUBIC
+            ),
+            dtype=np.float32,
+        )
+        field = np.where(field > rng.uniform(100, 180), field, 0)
+    else:  # grey texture
+        field = rng.normal(128, 60, (CANVAS, CANVAS)).clip(0, 255)
+        field[field < 90] = 0
+    return field.astype(np.float32)
+
+
+def blob(rng: np.random.Generator, _fonts: Sequence[Path] = ()) -> np.ndarray:
+    """Filled smudges: a few random filled shapes."""
+    pen = Pen(rng)
+    for _ in range(int(rng.integers(1, 4))):
+        anchors = rng.uniform(0, 1, size=(int(rng.integers(5, 9)), 2))
+        pen.draw.polygon([pen.point(x, y) for x, y in anchors], fill=int(rng.integers(150, 256)))
+    return pen.ink()
+
+
+def digit_pair(rng: np.random.Generator, digits: np.ndarray) -> np.ndarray:
+    """Two handwritten digits side by side, close or touching: a number, not one digit."""
+    a, b = digits[rng.integers(len(digits), size=2)]
+    overlap = int(rng.integers(0, 8))
+    canvas = np.zeros((28, 56 - overlap), dtype=np.float32)
+    canvas[:, :28] = a
+    canvas[:, 28 - overlap :] = np.maximum(canvas[:, 28 - overlap :], b)
+    return canvas
+
+
+KINDS: dict[str, Callable[[np.random.Generator, Sequence[Path]], np.ndarray]] = {
+    "font_letter": font_letter,
+    "stroke_letter": stroke_letter,
+    "polygon": polygon,
+    "star": star,
+    "crossing_lines": crossing_lines,
+    "face": face,
+    "heart": heart,
+    "scribble": scribble,
+    "zigzag_or_spiral": zigzag_or_spiral,
+    "noise": noise,
+    "blob": blob,
+}
+# How often each kind is drawn; letters and scribbles vary most, so they get most.
+WEIGHTS = {
+    "font_letter": 4,
+    "stroke_letter": 2,
+    "polygon": 2,
+    "star": 1,
+    "crossing_lines": 2,
+    "face": 1,
+    "heart": 1,
+    "scribble": 3,
+    "zigzag_or_spiral": 1,
+    "noise": 2,
+    "blob": 1,
+    "digit_pair": 1,
+}
+
+
+def make_non_digits(
+    count: int, seed: int, digits: np.ndarray | None = None, fonts: Sequence[Path] | None = None
+) -> np.ndarray:
+    """``count`` non-digits as (count, 28, 28) uint8 arrays in MNIST convention.
+
+    ``digits`` (MNIST training images) are needed for pairs of digits; without them no
+    pairs are made. Deterministic for a given seed and set of fonts.
+    """
+    rng = np.random.default_rng(seed)
+    fonts = font_paths() if fonts is None else list(fonts)
+    names = [name for name in WEIGHTS if name != "digit_pair" or digits is not None]
+    weights = np.array([WEIGHTS[name] for name in names], dtype=float)
+    choices = rng.choice(len(names), size=count, p=weights / weights.sum())
+    out = np.zeros((count, 28, 28), dtype=np.uint8)
+    for i, choice in enumerate(choices):
+        name = names[choice]
+        ink = digit_pair(rng, digits) if name == "digit_pair" else KINDS[name](rng, fonts)
+        out[i] = ink_to_mnist(ink)
+    return out
