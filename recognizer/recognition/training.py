@@ -257,6 +257,14 @@ def split_train_validation(
     return data.x_train[train], data.y_train[train], data.x_train[val], data.y_train[val]
 
 
+def non_digits_for(digit_count: int) -> int:
+    """How many non-digits go with ``digit_count`` digits, in the share the shipped
+    model was trained with (12,000 beside 55,000 MNIST training digits)."""
+    defaults = TrainingConfig()
+    shipped_digits = 60_000 - defaults.validation_size
+    return round(digit_count * defaults.non_digits / shipped_digits)
+
+
 def with_non_digits(
     x: np.ndarray, y: np.ndarray, count: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -26,7 +26,8 @@ from recognizer.registry.corrections_data import CorrectionSet  # noqa: E402
 from recognizer.registry.models import ModelVersion  # noqa: E402
 
 ACCEPTED_INPUTS = ((None, 28, 28), (None, 28, 28, 1))
-NUM_CLASSES = 10
+# Ten digit probabilities, or ten and a "no digit" one (the site's own models).
+OUTPUT_WIDTHS = (10, 11)
 
 
 class ImportFailed(Exception):
@@ -76,10 +77,10 @@ def check_shape(model: keras.Model) -> None:
             f"The model's input shape is {model.input_shape}; the site gives it one 28x28 grey "
             "image, so it must take (None, 28, 28) or (None, 28, 28, 1)."
         )
-    if tuple(model.output_shape) != (None, NUM_CLASSES):
+    if tuple(model.output_shape) not in [(None, width) for width in OUTPUT_WIDTHS]:
         raise ImportFailed(
-            f"The model's output shape is {model.output_shape}; it must give "
-            f"{NUM_CLASSES} probabilities, (None, {NUM_CLASSES})."
+            f"The model's output shape is {model.output_shape}; it must give 10 digit "
+            "probabilities, (None, 10), or those and a 'no digit' one, (None, 11)."
         )
 
 

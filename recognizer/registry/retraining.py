@@ -31,8 +31,11 @@ import tensorflow as tf  # noqa: E402
 
 from recognizer.recognition.mnist_data import MnistData, sha256_file  # noqa: E402
 from recognizer.recognition.training import (  # noqa: E402
+    NUM_CLASSES,
     build_augmenter,
+    non_digits_for,
     save_model_atomically,
+    with_non_digits,
     write_json_atomically,
 )
 from recognizer.registry import gate, versions  # noqa: E402
@@ -150,17 +153,23 @@ def retrain(
     y = np.concatenate(
         [np.repeat(train_part.labels, config.correction_repeats), mnist.y_train[mnist_index]]
     ).astype(np.int64)
+    active = versions.active_version()
+    active_file = versions.model_path(active)
+    model = keras.models.load_model(active_file, compile=False)
+    # A model with a "no digit" output keeps seeing non-digits, in the share it was
+    # trained with, or fine-tuning would teach it that everything is a digit.
+    non_digit_count = non_digits_for(mnist_count) if model.output_shape[-1] == NUM_CLASSES else 0
+    if non_digit_count:
+        x, y = with_non_digits(x, y, non_digit_count, config.seed)
     data_sha256 = _data_fingerprint(data, mnist_index, mnist)
     log(
         f"Fine-tuning on {len(train_part)} corrections from "
         f"{len(set(train_part.clients.tolist()))} clients (x{config.correction_repeats}) and "
-        f"{mnist_count} MNIST training images; holding back {len(held_part)} corrections from "
+        f"{mnist_count} MNIST training images and {non_digit_count} made-up non-digits; "
+        f"holding back {len(held_part)} corrections from "
         f"{len(set(held_part.clients.tolist()))} clients; seed {config.seed}."
     )
 
-    active = versions.active_version()
-    active_file = versions.model_path(active)
-    model = keras.models.load_model(active_file, compile=False)
     _freeze_batch_norm(model)
     model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate),
@@ -221,6 +230,7 @@ def retrain(
                 "clients_trained": len(set(train_part.clients.tolist())),
                 "clients_held_back": len(set(held_part.clients.tolist())),
                 "mnist_train_images": int(mnist_count),
+                "non_digit_images": int(non_digit_count),
                 "data_sha256": data_sha256,
                 "corrections_sha256": data.sha256(),
                 "mnist": {"source": mnist.source, "sha256": mnist.checksums},
