@@ -70,6 +70,30 @@ def preprocess_with_report(data: bytes) -> tuple[np.ndarray, InkReport]:
     return digit, inspect_ink(digit)
 
 
+@dataclass(frozen=True)
+class Ink:
+    """The ink of a whole image, for reading numbers (recognizer.recognition.numbers)."""
+
+    strength: np.ndarray  # float32, 0 = background up to 255, cropped to the ink
+    left: int  # where the crop starts in the decoded image
+    top: int
+    scale: float  # pixels of the original image per decoded pixel (big photos are reduced)
+
+
+def find_ink(data: bytes) -> Ink:
+    """Decode ``data`` and crop it to its ink, the same steps as preprocess_image up to
+    the crop, keeping where the crop lies so boxes can be given in the user's pixels."""
+    grey = _decode_to_grey(data)
+    ink, (top, left) = _crop_to_ink_at(grey)
+    original_side = max(_open(data).size)  # header only; the longest side survives EXIF turns
+    return Ink(strength=ink, left=left, top=top, scale=original_side / max(grey.shape))
+
+
+def scale_and_centre(crop: np.ndarray) -> np.ndarray:
+    """Float ink strength of one digit (cropped to it) as a 28x28 MNIST-style uint8 array."""
+    return _scale_and_centre(crop)
+
+
 def encode_png(array: np.ndarray) -> bytes:
     """The 28x28 array as a small greyscale PNG (for thumbnails)."""
     buffer = io.BytesIO()
@@ -174,8 +198,12 @@ def _reduce(image: Image.Image) -> np.ndarray:
 
 
 def _crop_to_ink(grey: np.ndarray) -> np.ndarray:
+    return _crop_to_ink_at(grey)[0]
+
+
+def _crop_to_ink_at(grey: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
     """The ink's bounding box as float32 ink strength (0 = background, up to 255),
-    whatever the polarity of the original.
+    whatever the polarity of the original, and the box's (top, left).
 
     Full-size passes stay on the decoded (mostly uint8) pixels; float arithmetic only
     runs on the crop, which keeps a canvas image well under a millisecond.
@@ -204,7 +232,7 @@ def _crop_to_ink(grey: np.ndarray) -> np.ndarray:
     # Stretch so the strongest ink is 255 as in MNIST (pencil on paper is rarely black).
     ink *= 255.0 / strongest
     ink[ink < 255.0 * NOISE_FLOOR] = 0.0
-    return ink
+    return ink, (int(top), int(left))
 
 
 def _scale_and_centre(crop: np.ndarray) -> np.ndarray:
