@@ -63,8 +63,8 @@ class NumberPrediction:
 
 
 def read_number(data: bytes, predictor: Predictor | None = None) -> NumberPrediction:
-    """The number written in an image file's bytes. Raises InvalidImage for bad input
-    (and NotANumber, a ValueError, for ink with more than ten separate marks)."""
+    """The number written in an image file's bytes. Raises InvalidImage for bad input,
+    including ink with more than ten separate marks (NotANumber)."""
     predictor = predictor or get_predictor()
     ink = find_ink(data)
     groups = segment(ink.strength)
@@ -75,7 +75,8 @@ def read_number(data: bytes, predictor: Predictor | None = None) -> NumberPredic
         confidences = probabilities.max(axis=1)
         chosen, offset = [], 0
         for group in groups:
-            chosen += [offset + index for index in best_cut(group, confidences[offset:])]
+            cut = best_cut(group, confidences[offset:], predictor.unsure_threshold)
+            chosen += [offset + index for index in cut]
             offset += len(group.segments)
         if len(chosen) > 1:
             readings = tuple(

@@ -42,6 +42,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
+from recognizer.recognition.preprocessing import InvalidImage
+
 EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 
 # A piece less tall than this share of the tallest piece is a fragment (a speck, a broken
@@ -49,8 +51,10 @@ EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 FRAGMENT_HEIGHT = 0.45
 SPECK_REACH = 0.5  # fragments further than this many digit heights from any digit are dropped
 MERGE_OVERLAP = 0.5  # horizontal overlap, as a share of the narrower piece, to merge
-# A group wider than this many times its height may hold several digits. MNIST digits
-# are at most about as wide as tall; two digits side by side are clearly wider.
+# A group wider than MAYBE_SPLIT heights may hold several digits; it is cut only if the
+# model is not sure of it as one digit. Wider than SPLIT_RATIO, it is always cut: about
+# a fifth of MNIST digits are wider than tall, but hardly any 1.6 times.
+MAYBE_SPLIT = 0.9
 SPLIT_RATIO = 1.6
 MIN_DIGIT_WIDTH = 0.08  # narrowest segment tried, in group heights (a thin "1")
 MAX_DIGIT_WIDTH = 1.6  # widest segment tried, in group heights
@@ -60,7 +64,7 @@ TYPICAL_WIDTH = 0.6  # digit width in heights, to guess how many digits a group 
 MAX_GROUPS = 10  # numbers have at most 10 digits; more groups is scribble, not a number
 
 
-class NotANumber(ValueError):
+class NotANumber(InvalidImage):
     """The ink holds more separate marks than a number of at most MAX_GROUPS digits."""
 
 
@@ -89,6 +93,7 @@ class Group:
     cuts: list[int]
     segments: list[Segment] = field(default_factory=list)
     edges: dict[tuple[int, int], int] = field(default_factory=dict)
+    whole: int | None = None  # segment index of the whole group, if it may be one digit
 
 
 @dataclass
@@ -135,14 +140,18 @@ def segment(ink: np.ndarray) -> list[Group]:
     return [_group(piece, ink, labels) for piece in pieces]
 
 
-def best_cut(group: Group, confidences: np.ndarray) -> list[int]:
+def best_cut(group: Group, confidences: np.ndarray, sure: float) -> list[int]:
     """Indices (into group.segments) of the digits the group is read as, left to right.
 
-    ``confidences`` holds the model's top probability for each segment. Dynamic
+    ``confidences`` holds the model's top probability for each segment. A group the
+    model reads as one digit with at least ``sure`` confidence stays one digit (so a
+    digit that was read confidently before numbers existed still is). Otherwise, dynamic
     programming over the cut positions: the best path from the first cut to the last
     maximises the sum of log-confidences (each digit costs its doubt, so a path of more
     digits must be surer than one of fewer).
     """
+    if group.whole is not None and confidences[group.whole] >= sure:
+        return [group.whole]
     last = len(group.cuts) - 1
     best = [-np.inf] * (last + 1)
     back: list[tuple[int, int] | None] = [None] * (last + 1)
@@ -224,7 +233,7 @@ def _group(piece: _Piece, ink: np.ndarray, labels: np.ndarray) -> Group:
     own = np.isin(labels[rows, cols], piece.labels)
     own_ink = np.where(own, ink[rows, cols], 0.0).astype(np.float32)
     height = piece.height
-    if piece.width <= SPLIT_RATIO * height:
+    if piece.width <= MAYBE_SPLIT * height:
         group = Group(left=piece.left, width=piece.width, cuts=[0, piece.width])
         _add_segment(group, own_ink, piece, 0, 1)
         return group
@@ -239,11 +248,17 @@ def _group(piece: _Piece, ink: np.ndarray, labels: np.ndarray) -> Group:
                 break
             if width >= low:
                 _add_segment(group, own_ink, piece, i, j)
+    if piece.width <= SPLIT_RATIO * height:
+        group.whole = group.edges.get((0, len(cuts) - 1))
+        if group.whole is None:
+            _add_segment(group, own_ink, piece, 0, len(cuts) - 1)
+            group.whole = len(group.segments) - 1
     if not _has_path(group):
         # Too few cuts to make digits of a plausible width: read the group as one.
         group.edges.clear()
         group.segments.clear()
         _add_segment(group, own_ink, piece, 0, len(cuts) - 1)
+        group.whole = None
     return group
 
 
