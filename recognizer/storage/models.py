@@ -6,6 +6,8 @@ time-based UUID made by the application, newest first. The hour is derived
 from the id itself, so one record is found by id with a single-partition read.
 """
 
+import json
+
 from cassandra.cqlengine import columns
 from django_cassandra_engine.models import DjangoCassandraModel
 
@@ -27,13 +29,21 @@ class PredictRecord(DjangoCassandraModel):
     created_at = columns.DateTime(required=True)
     source = columns.Text(required=True)
     filename = columns.Text()
-    digit = columns.Integer(required=True)
+    digit = columns.Integer()  # the answer when it is one digit; null for longer numbers
     confidence = columns.Float(required=True)
     probabilities = columns.List(columns.Float, required=True)
     unsure = columns.Boolean(default=False)
     model_version = columns.Text(required=True)
     image = columns.Blob()
     label = columns.Integer()
+    # Numbers (added later: sync_cassandra adds these columns to an existing table, and
+    # records made before read back with number = digit, see records.read_back).
+    number = columns.Text()  # "2026", leading zeros kept; null for "no digit"
+    # Per digit, left to right: JSON [{"digit", "confidence", "probabilities", "box":
+    # [x, y, w, h], "unsure"}]. JSON text rather than a frozen UDT: it is only ever read
+    # whole, never queried inside, and needs no type kept in step with the schema.
+    digits = columns.Text()
+    corrected_number = columns.Text()  # the user's correction of the whole number
 
     class Meta:
         get_pk_field = "id"
@@ -41,7 +51,23 @@ class PredictRecord(DjangoCassandraModel):
         verbose_name_plural = "predictions"
 
     def __str__(self) -> str:
-        return f"{self.digit} ({self.source}, {self.created_at:%Y-%m-%d %H:%M:%S})"
+        return f"{self.number} ({self.source}, {self.created_at:%Y-%m-%d %H:%M:%S})"
+
+    def digit_results(self) -> list[dict]:
+        """The per-digit results; one built from the record itself for old records."""
+        if self.digits:
+            return json.loads(self.digits)
+        if self.digit is None:
+            return []
+        return [
+            {
+                "digit": self.digit,
+                "confidence": self.confidence,
+                "probabilities": list(self.probabilities or []),
+                "box": None,
+                "unsure": bool(self.unsure),
+            }
+        ]
 
 
 class PredictBucket(DjangoCassandraModel):
@@ -66,6 +92,7 @@ for _column, _label in {
     "created_at": "created",
     "model_version": "model version",
     "label": "correction",
+    "corrected_number": "corrected number",
     "unsure": "not sure",
 }.items():
     PredictRecord._columns[_column].verbose_name = _label

@@ -269,15 +269,34 @@ def set_label(record_id: uuid.UUID, label: int | None) -> PredictRecord | None:
 
 
 @_translate_errors
+def set_corrected_number(record_id: uuid.UUID, number: str | None) -> PredictRecord | None:
+    """Store the user's correction of the whole number (a one-digit correction also
+    sets ``label``, which keeps its meaning); None when there is no such record."""
+    record = get_record(record_id)
+    if record is None:
+        return None
+    label = int(number) if number is not None and len(number) == 1 else None
+    PredictRecord.objects.filter(bucket=record.bucket, id=record.id).update(
+        label=label, corrected_number=number
+    )
+    record.label, record.corrected_number = label, number
+    return record
+
+
+@_translate_errors
 def list_records(
     limit: int = 20,
     cursor: Cursor | None = None,
     digit: int | None = None,
     source: str | None = None,
+    number: str | None = None,
 ) -> Page:
-    """A page of records, newest first, starting after ``cursor``."""
+    """A page of records, newest first, starting after ``cursor``; ``number`` filters
+    by exact match ("07" finds neither "7" nor "007")."""
     _connect()
     filters = _filters(digit, source)
+    if number is not None:
+        filters["number"] = number
     direction = cursor.direction if cursor else OLDER
     bound = cursor.record_id if cursor else None
     found = list(_walk(direction, bound, limit + 1, filters))
@@ -352,6 +371,9 @@ def _with_utc(record: PredictRecord) -> PredictRecord:
     # The driver returns naive UTC datetimes; the site works with aware ones.
     record.bucket = record.bucket.replace(tzinfo=UTC)
     record.created_at = record.created_at.replace(tzinfo=UTC)
+    # Records made before numbers existed: their number is their digit.
+    if record.number is None and record.digit is not None:
+        record.number = str(record.digit)
     return record
 
 

@@ -27,11 +27,14 @@ class PredictRecordAdmin(admin.ModelAdmin):
         "source",
         "filename",
         "thumbnail",
+        "number",
+        "digits",
         "digit",
         "confidence_percent",
         "unsure",
         "probabilities",
         "label",
+        "corrected_number",
         "model_version",
     )
     fields = readonly_fields
@@ -40,9 +43,9 @@ class PredictRecordAdmin(admin.ModelAdmin):
     @admin.display(description="Image")
     def thumbnail(self, record: PredictRecord) -> str:
         return format_html(
-            '<img src="{}" width="28" height="28" alt="{}">',
+            '<img src="{}" height="28" alt="{}">',
             png_data_url(record.image),
-            record.digit,
+            record.number,
         )
 
     @admin.display(description="Confidence")

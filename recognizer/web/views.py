@@ -8,8 +8,8 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from recognizer.recognition.numbers import read_number
 from recognizer.recognition.pipeline import recognise_and_store
-from recognizer.recognition.predictor import predict_image
 from recognizer.recognition.preprocessing import InvalidImage
 from recognizer.storage import records, spool
 from recognizer.storage.models import SOURCE_CANVAS, SOURCE_UPLOAD
@@ -56,14 +56,16 @@ def guess(request: HttpRequest) -> JsonResponse:
     if not form.is_valid():
         return JsonResponse({"error": form.errors["image"][0]}, status=400)
     try:
-        prediction = predict_image(form.cleaned_data["image"])
+        reading = read_number(form.cleaned_data["image"])
     except InvalidImage as exc:
         return JsonResponse({"error": str(exc)}, status=400)
+    single = len(reading.digits) == 1
     return JsonResponse(
         {
-            "digit": prediction.digit,
-            "confidence": prediction.confidence,
-            "unsure": prediction.unsure,
+            "number": reading.number,
+            "digit": reading.digits[0].digit if single else None,
+            "confidence": min(digit.confidence for digit in reading.digits),
+            "unsure": reading.unsure,
         }
     )
 
@@ -89,15 +91,17 @@ def label(request: HttpRequest, record_id: uuid.UUID) -> HttpResponse:
     record = _record_or_404(record_id)
     form = LabelForm(request.POST)
     if not form.is_valid():
-        message = form.errors["label"][0]
+        message = form.first_error()
         if _is_fetch(request):
             return JsonResponse({"error": message}, status=400)
         return render(
             request, "recognizer/record.html", {"record": record, "error": message}, status=400
         )
-    record = records.set_label(record.id, form.cleaned_data["label"])
+    record = records.set_corrected_number(record.id, form.cleaned_data["number"])
     if _is_fetch(request):
-        return JsonResponse({"id": str(record.id), "label": record.label})
+        return JsonResponse(
+            {"id": str(record.id), "label": record.label, "number": record.corrected_number}
+        )
     return redirect("recognizer:record", record_id=record.id)
 
 
