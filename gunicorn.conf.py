@@ -4,19 +4,19 @@ Each worker loads the Keras model once, before it accepts requests, and its
 threads share that one instance (see recognizer/recognition/predictor.py).
 """
 
-import os
+from mnistsite.env import env_int, env_str
 
-bind = f"{os.environ.get('MNIST_HOST', '127.0.0.1')}:{os.environ.get('MNIST_PORT', '8000')}"
-workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
-graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
+bind = f"{env_str('MNIST_HOST', '127.0.0.1')}:{env_int('MNIST_PORT', 8000, minimum=1)}"
+workers = env_int("GUNICORN_WORKERS", 2, minimum=1)
+threads = env_int("GUNICORN_THREADS", 4, minimum=1)
+timeout = env_int("GUNICORN_TIMEOUT", 30, minimum=0)
+graceful_timeout = env_int("GUNICORN_GRACEFUL_TIMEOUT", 20, minimum=0)
 keepalive = 5
 # An empty GUNICORN_ACCESS_LOG turns the access log off (the load test does).
-accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
+accesslog = env_str("GUNICORN_ACCESS_LOG", "-") or None
 errorlog = "-"
 # Recycle workers now and then so a slow leak in a native library cannot grow forever.
-max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
+max_requests = env_int("GUNICORN_MAX_REQUESTS", 0, minimum=0)
 max_requests_jitter = max_requests // 10
 
 

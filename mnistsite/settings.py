@@ -41,6 +41,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "recognizer.web.middleware.ContentSecurityPolicyMiddleware",
     "recognizer.web.middleware.RequestLimitsMiddleware",
+    "recognizer.web.middleware.JsonApiMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -139,6 +140,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- The model -----------------------------------------------------------------
 MODEL_PATH = Path(env_str("MNIST_MODEL_PATH", str(BASE_DIR / "ml_models" / "mnist_cnn.keras")))
 MNIST_DATA_DIR = Path(env_str("MNIST_DATA", str(BASE_DIR.parent / "shared" / "datasets" / "mnist")))
+# TensorFlow's thread pools per process (0: TensorFlow picks); one each suits
+# several gunicorn threads sharing one model (README, "Performance").
+TF_INTRA_THREADS = env_int("MNIST_TF_INTRA_THREADS", 1, minimum=0)
+TF_INTER_THREADS = env_int("MNIST_TF_INTER_THREADS", 1, minimum=0)
 
 # --- Limits on what users send -------------------------------------------------
 MAX_UPLOAD_BYTES = env_int("MNIST_MAX_UPLOAD_BYTES", 2 * 1024 * 1024, minimum=1024)

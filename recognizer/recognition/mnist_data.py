@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from recognizer.recognition.images import IMAGE_SIDE
+
 IDX_FILES = {
     "train_images": "train-images-idx3-ubyte.gz",
     "train_labels": "train-labels-idx1-ubyte.gz",
@@ -27,7 +29,6 @@ NPZ_FILE = "mnist.npz"
 # IDX magic numbers: 0x00000803 (unsigned byte, 3 dimensions) and 0x00000801 (1 dimension).
 IMAGES_MAGIC = 2051
 LABELS_MAGIC = 2049
-IMAGE_SIDE = 28
 # The sizes of the real data set; anything else means the wrong or a damaged file.
 TRAIN_COUNT = 60_000
 TEST_COUNT = 10_000

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 
+from recognizer.recognition.images import IMAGE_SIDE
 from recognizer.recognition.preprocessing import InkReport, preprocess_with_report
 
 # Before TensorFlow is first imported, or its C++ start-up messages get through.
@@ -36,7 +37,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 logger = logging.getLogger(__name__)
 
-IMAGE_SIDE = 28
 BATCH_SIZE = 256  # chunk size of predict_arrays: big enough to amortise per-call overhead
 DEFAULT_UNSURE_THRESHOLD = 0.80  # only used when a model comes without its metadata
 # Batch sizes compiled for the candidate digits of one number (recognizer.recognition.numbers):
@@ -58,20 +58,11 @@ class Prediction:
     unsure: bool
 
 
-def _threads(name: str) -> int:
-    raw = os.environ.get(name, "1").strip() or "1"
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ModelUnavailable(f"{name} must be a whole number, not {raw!r}") from None
-    return max(value, 0)
-
-
 def _configure_tensorflow_threads(intra: int | None, inter: int | None) -> None:
     import tensorflow as tf
 
-    intra = _threads("MNIST_TF_INTRA_THREADS") if intra is None else intra
-    inter = _threads("MNIST_TF_INTER_THREADS") if inter is None else inter
+    intra = settings.TF_INTRA_THREADS if intra is None else intra
+    inter = settings.TF_INTER_THREADS if inter is None else inter
     try:
         tf.config.threading.set_intra_op_parallelism_threads(intra)
         tf.config.threading.set_inter_op_parallelism_threads(inter)

@@ -20,8 +20,9 @@ import numpy as np
 from django.conf import settings
 from PIL import Image, ImageOps
 
+from recognizer.recognition.images import IMAGE_SIDE
+
 ACCEPTED_FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP")
-OUTPUT_SIDE = 28
 DIGIT_BOX = 20  # MNIST's digits fit a 20x20 box inside the 28x28 frame
 CENTRE = 14.0  # MNIST's mean centre of mass, in pixel-index coordinates
 # Big photos are first reduced to this many pixels on their longest side: a 28x28
@@ -244,15 +245,15 @@ def _scale_and_centre(crop: np.ndarray) -> np.ndarray:
     resized = Image.fromarray(crop).resize(new_size, Image.Resampling.LANCZOS)
     digit = np.clip(np.asarray(resized), 0, 255)
 
-    frame = np.zeros((OUTPUT_SIDE, OUTPUT_SIDE), dtype=np.float32)
+    frame = np.zeros((IMAGE_SIDE, IMAGE_SIDE), dtype=np.float32)
     total = digit.sum()
     if total <= 0:
         raise InvalidImage("The image is blank: draw a digit first.")
     cy = (digit.sum(axis=1) @ np.arange(digit.shape[0])) / total
     cx = (digit.sum(axis=0) @ np.arange(digit.shape[1])) / total
     # Whole-pixel shifts, as in MNIST; clamped so that no ink leaves the frame.
-    y0 = int(np.clip(round(CENTRE - cy), 0, OUTPUT_SIDE - digit.shape[0]))
-    x0 = int(np.clip(round(CENTRE - cx), 0, OUTPUT_SIDE - digit.shape[1]))
+    y0 = int(np.clip(round(CENTRE - cy), 0, IMAGE_SIDE - digit.shape[0]))
+    x0 = int(np.clip(round(CENTRE - cx), 0, IMAGE_SIDE - digit.shape[1]))
     frame[y0 : y0 + digit.shape[0], x0 : x0 + digit.shape[1]] = digit
     return np.rint(frame).astype(np.uint8)
 
@@ -269,7 +270,7 @@ def inspect_ink(digit: np.ndarray) -> InkReport:
     mask = digit >= 64
     if not mask.any():
         return InkReport(components=0, max_gap=0, width_ratio=1.0)
-    side = OUTPUT_SIDE // 2
+    side = IMAGE_SIDE // 2
     weights = mask.reshape(side, 2, side, 2).sum(axis=(1, 3))
     boxes = _component_boxes(weights)
     total = weights.sum()

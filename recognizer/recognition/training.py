@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -28,9 +27,10 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from keras import layers  # noqa: E402
 
+from recognizer.recognition.images import IMAGE_SIDE  # noqa: E402
 from recognizer.recognition.mnist_data import MnistData, sha256_file  # noqa: E402
+from recognizer.storage import atomic_files  # noqa: E402
 
-IMAGE_SIDE = 28
 NUM_CLASSES = 10
 
 # What callers must feed the model; also written to the metadata JSON.
@@ -219,26 +219,10 @@ def split_train_validation(
     return data.x_train[train], data.y_train[train], data.x_train[val], data.y_train[val]
 
 
-def _readable_by_all(path: str) -> None:
-    # mkstemp creates 0600 files; the model must be readable by the web server's user.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
-
-
 def save_model_atomically(model: keras.Model, path: Path) -> None:
-    """Write to a temporary file beside ``path`` then rename, so a crash or a reader
-    never sees half a model."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".keras")
-    os.close(handle)
-    try:
-        model.save(tmp_name)
-        _readable_by_all(tmp_name)
-        os.replace(tmp_name, path)
-    finally:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
+    """A crash or a reader never sees half a model."""
+    with atomic_files.replacing(path) as tmp:
+        model.save(tmp)
 
 
 def metadata_path_for(model_path: Path) -> Path:
@@ -328,13 +312,4 @@ def train(
 
 
 def write_json_atomically(path: Path, payload: dict) -> None:
-    handle, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(payload, out, indent=2, sort_keys=False)
-            out.write("\n")
-        _readable_by_all(tmp_name)
-        os.replace(tmp_name, path)
-    finally:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
+    atomic_files.write_text(path, json.dumps(payload, indent=2, sort_keys=False) + "\n")

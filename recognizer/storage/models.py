@@ -86,8 +86,9 @@ class PredictBucket(DjangoCassandraModel):
         get_pk_field = "bucket"
 
 
-# django-cassandra-engine labels columns with their raw names ("created_at");
-# give the admin readable ones.
+# django-cassandra-engine labels columns with their raw names ("created_at") when
+# it builds the model's _meta, overwriting any label given earlier; give the admin
+# readable ones through Django's public Options API.
 for _column, _label in {
     "created_at": "created",
     "model_version": "model version",
@@ -95,4 +96,4 @@ for _column, _label in {
     "corrected_number": "corrected number",
     "unsure": "not sure",
 }.items():
-    PredictRecord._columns[_column].verbose_name = _label
+    PredictRecord._meta.get_field(_column).verbose_name = _label

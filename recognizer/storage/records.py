@@ -137,8 +137,9 @@ def _connect() -> None:
 
 
 def _has_session() -> bool:
-    # Read the registry directly: get_connection() would itself start the
-    # racy lazy connect this function exists to avoid.
+    # A private attribute, on purpose: cqlengine has no public way to ask whether
+    # a connection has a session without connecting, since get_connection() itself
+    # starts the racy lazy connect that this function exists to avoid.
     connection = cql_connection._connections.get(CASSANDRA_ALIAS)
     return connection is not None and connection.session is not None
 
@@ -257,15 +258,9 @@ def get_record(record_id: uuid.UUID) -> PredictRecord | None:
     return _with_utc(rows[0]) if rows else None
 
 
-@_translate_errors
 def set_label(record_id: uuid.UUID, label: int | None) -> PredictRecord | None:
-    """Store the user's correction; None when there is no such record."""
-    record = get_record(record_id)
-    if record is None:
-        return None
-    PredictRecord.objects.filter(bucket=record.bucket, id=record.id).update(label=label)
-    record.label = label
-    return record
+    """Store the user's correction as one digit; None when there is no such record."""
+    return set_corrected_number(record_id, None if label is None else str(label))
 
 
 @_translate_errors

@@ -29,6 +29,7 @@ from pathlib import Path
 from django.conf import settings
 
 from recognizer.storage import records
+from recognizer.storage.atomic_files import fsync_folder
 from recognizer.storage.models import PredictRecord
 
 log = logging.getLogger(__name__)
@@ -173,11 +174,7 @@ def _move_pending_aside() -> None:
         pending = spool_dir() / PENDING
         if pending.exists():
             pending.rename(spool_dir() / f"{BATCH_PREFIX}{time.time_ns()}.jsonl")
-            fd = os.open(spool_dir(), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            fsync_folder(spool_dir())
 
 
 class _Replayer(threading.Thread):

@@ -26,6 +26,16 @@ def probability_rows(probabilities) -> list[tuple[int, float]]:
 
 
 @register.filter
+def with_article(number: int) -> str:
+    """"a 7", "an 8", "an 11": the article English needs before a number said
+    aloud (static/recognizer/js/words.js has the same rule for the scripts)."""
+    text = str(abs(number))
+    leading_group = text[: (len(text) - 1) % 3 + 1]  # "11" in 11,000 ("eleven thousand")
+    vowel_sound = text.startswith("8") or leading_group in ("11", "18")
+    return f"{'an' if vowel_sound else 'a'} {number}"
+
+
+@register.filter
 def digit_cells(record) -> list[tuple[dict, str]]:
     """Each digit's result with its own 28x28 image, cut from the record's image (the
     digits' inputs side by side, as stored by recognizer.recognition.pipeline)."""

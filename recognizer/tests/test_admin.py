@@ -6,6 +6,7 @@ import pytest
 
 from recognizer.storage import records
 from recognizer.tests.support.factories import BOTH_DATABASES, make_record
+from recognizer.tests.support.pages import page_html
 
 pytestmark = pytest.mark.django_db(databases=BOTH_DATABASES, transaction=True)
 
@@ -32,9 +33,7 @@ def test_the_admin_needs_a_login(client, record):
 
 
 def test_the_admin_lists_records_with_thumbnails(admin_client, record):
-    response = admin_client.get("/admin/recognizer/predictrecord/")
-    assert response.status_code == 200
-    html = response.content.decode()
+    html = page_html(admin_client, "/admin/recognizer/predictrecord/")
     assert 'src="data:image/png;base64,' in html
     assert "75.0%" in html
     assert "&lt;b&gt;bold&lt;/b&gt;.png" in html
@@ -42,9 +41,7 @@ def test_the_admin_lists_records_with_thumbnails(admin_client, record):
 
 
 def test_the_admin_shows_one_record_read_only(admin_client, record):
-    response = admin_client.get(f"/admin/recognizer/predictrecord/{record.id}/change/")
-    assert response.status_code == 200
-    html = response.content.decode()
+    html = page_html(admin_client, f"/admin/recognizer/predictrecord/{record.id}/change/")
     assert str(record.id) in html
     assert 'type="submit"' not in html or "Save" not in html
     assert admin_client.get("/admin/recognizer/predictrecord/add/").status_code == 403

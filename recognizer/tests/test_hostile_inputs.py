@@ -205,3 +205,63 @@ def test_random_json_never_causes_a_server_error(client, body):
     assert response.status_code < 500
     listing = client.get("/api/predictions/", {"limit": "3", "cursor": json.dumps(body)[:60]})
     assert listing.status_code < 500
+
+
+DEEP = "[" * 100_000 + "]" * 100_000
+HUGE_INTEGER = "9" * 5_000
+
+# (case, raw JSON text, message): bodies every JSON parser chokes on in its own way.
+MALFORMED_JSON = [
+    ("nested 100,000 levels deep", DEEP, "nested too deeply"),
+    ("nested deep inside an object", '{"image": ' + DEEP + "}", "nested too deeply"),
+    ("a 5,000-digit integer", HUGE_INTEGER, "number in the JSON body is too long"),
+    (
+        "a 5,000-digit integer in a field",
+        '{"image": "aGk=", "n": ' + HUGE_INTEGER + "}",
+        "too long",
+    ),
+    ("a 4,301-digit label", '{"label": ' + "9" * 4_301 + "}", "too long"),
+    ("invalid UTF-8", b'{"image": "\xff\xfe"}', "not valid JSON"),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "raw", "message"), MALFORMED_JSON, ids=[m[0] for m in MALFORMED_JSON]
+)
+def test_a_malformed_json_body_is_a_400_on_every_json_route(client, case, raw, message):
+    created = client.post("/api/predictions/", {"image": SimpleUploadedFile("1.png", DIGIT)})
+    url = created.json()["url"]
+    for method, path in (("POST", "/api/predictions/"), ("PATCH", url)):
+        response = client.generic(method, path, raw, content_type="application/json")
+        assert response.status_code == 400, (method, response.content[:200])
+        assert message in response.json()["error"]
+    assert client.get(url).json()["label"] is None
+    still_serving(client)
+
+
+def test_a_huge_number_in_the_query_string_is_a_400(client):
+    for query in ({"limit": HUGE_INTEGER}, {"digit": HUGE_INTEGER}):
+        response = client.get("/api/predictions/", query)
+        assert response.status_code == 400
+        assert "from" in response.json()["error"]
+
+
+@pytest.mark.parametrize("body", [{}, {"labl": 3}, {"source": "canvas"}])
+def test_a_correction_without_a_label_is_refused_not_an_erase(client, body):
+    created = client.post("/api/predictions/", {"image": SimpleUploadedFile("1.png", DIGIT)})
+    url = created.json()["url"]
+    client.patch(url, json.dumps({"label": 4}), content_type="application/json")
+    response = client.patch(url, json.dumps(body), content_type="application/json")
+    assert response.status_code == 400
+    assert '{"label": null}' in response.json()["error"]
+    assert client.get(url).json()["label"] == 4
+
+
+def test_a_null_label_removes_the_correction_on_purpose(client):
+    created = client.post("/api/predictions/", {"image": SimpleUploadedFile("1.png", DIGIT)})
+    url = created.json()["url"]
+    client.patch(url, json.dumps({"label": 4}), content_type="application/json")
+    response = client.patch(url, json.dumps({"label": None}), content_type="application/json")
+    assert response.status_code == 200
+    assert response.json()["label"] is None
+    assert client.get(url).json()["label"] is None

@@ -10,6 +10,7 @@ from django.test import Client
 
 from recognizer.storage import records
 from recognizer.tests.support.factories import BOTH_DATABASES, make_record
+from recognizer.tests.support.pages import page_html
 
 pytestmark = pytest.mark.django_db(databases=BOTH_DATABASES, transaction=True)
 
@@ -21,9 +22,7 @@ def stored_records():
 
 
 def test_the_draw_page_has_a_canvas_and_a_csrf_protected_form(client):
-    response = client.get("/")
-    assert response.status_code == 200
-    html = response.content.decode()
+    html = page_html(client, "/")
     assert '<canvas id="canvas"' in html
     assert 'name="csrfmiddlewaretoken"' in html
     assert "recognizer/js/draw" in html
@@ -156,9 +155,7 @@ def test_the_history_lists_newest_first_with_pages_and_filters(client):
     saved = [save_at(start + timedelta(minutes=37 * n), digit=n % 10) for n in range(45)]
     newest_first = [str(r.id) for r in reversed(saved)]
 
-    response = client.get("/history/")
-    assert response.status_code == 200
-    html = response.content.decode()
+    html = page_html(client, "/history/")
     ids = re.findall(r'href="/history/([0-9a-f-]{36})/"', html)
     assert ids == newest_first[:20]
     assert html.count('class="thumb"') == 20
@@ -186,9 +183,7 @@ def test_one_record_has_its_own_page(client):
         source="upload",
         filename="five.png",
     )
-    response = client.get(f"/history/{record.id}/")
-    assert response.status_code == 200
-    html = response.content.decode()
+    html = page_html(client, f"/history/{record.id}/")
     assert "five.png" in html and str(record.id) in html
     assert client.get(f"/history/{uuid.uuid1()}/").status_code == 404
 
@@ -228,9 +223,7 @@ def test_pages_send_security_headers(client):
 
 
 def test_the_status_page_says_the_site_is_up_and_cassandra_is_reachable(client):
-    response = client.get("/status/")
-    assert response.status_code == 200
-    html = response.content.decode()
+    html = page_html(client, "/status/")
     assert "The site is up" in html
     assert "Cassandra is reachable (Cassandra 5.0" in html
     assert "is loaded (MNIST test accuracy 99." in html

@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
+from recognizer.recognition.images import IMAGE_SIDE
 from recognizer.storage import records
 from recognizer.storage.models import PredictRecord
 from recognizer.templatetags.recognizer_extras import percent, png_data_url
@@ -43,8 +44,9 @@ class PredictRecordAdmin(admin.ModelAdmin):
     @admin.display(description="Image")
     def thumbnail(self, record: PredictRecord) -> str:
         return format_html(
-            '<img src="{}" height="28" alt="{}">',
+            '<img src="{}" height="{}" alt="{}">',
             png_data_url(record.image),
+            IMAGE_SIDE,
             record.number,
         )
 

@@ -1,192 +1,200 @@
-"""The JSON API: the same predictor and storage as the pages.
+"""The JSON API on django-ninja: the same pipeline and storage as the pages.
 
-It authenticates nobody and reads no cookies, so cross-origin POSTs need no
-CSRF token and get a permissive CORS header without credentials.
+The schemas in ``schemas.py`` validate every request, word its errors and make
+the OpenAPI document served at /api/openapi.json. The API authenticates nobody
+and reads no cookies, so ninja's views are CSRF exempt; the CORS header and
+preflight answers come from ``middleware.JsonApiMiddleware``.
 """
 
-import functools
-import json
 import uuid
+from typing import TypeVar
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.urls import reverse
-from django.views.decorators.csrf import csrf_exempt
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.cache import never_cache
+from ninja import NinjaAPI, Query, Status
+from ninja.decorators import decorate_view
+from ninja.errors import HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+from pydantic import BaseModel, ValidationError
 
 from recognizer.recognition import inputs
 from recognizer.recognition.pipeline import recognise_and_store
 from recognizer.recognition.preprocessing import InvalidImage
 from recognizer.storage import records
-from recognizer.storage.models import SOURCE_CANVAS, SOURCE_UPLOAD, SOURCES, PredictRecord
-from recognizer.web import openapi
-from recognizer.web.forms import HistoryFilterForm, LabelForm
+from recognizer.storage.models import SOURCE_UPLOAD
+from recognizer.web.health import health_report
+from recognizer.web.schemas import (
+    CreatedRecord,
+    Error,
+    HealthReport,
+    ImageJson,
+    ImageUpload,
+    InvalidBody,
+    LabelChange,
+    ListQuery,
+    Record,
+    RecordPage,
+    first_error,
+    json_object,
+    record_json,
+)
 
-DEFAULT_LIMIT = 20
-MAX_LIMIT = 100
+T = TypeVar("T", bound=BaseModel)
+JSON = "application/json"
+MULTIPART = "multipart/form-data"
 
-
-class ApiError(Exception):
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.status = status
-
-
-def record_json(record: PredictRecord) -> dict:
-    return {
-        "id": str(record.id),
-        "digit": record.digit,
-        "confidence": record.confidence,
-        "probabilities": list(record.probabilities),
-        "unsure": bool(record.unsure),
-        "label": record.label,
-        "source": record.source,
-        "filename": record.filename,
-        "created_at": record.created_at.isoformat().replace("+00:00", "Z"),
-        "model_version": record.model_version,
-        "url": reverse("api:prediction", args=[record.id]),
-    }
-
-
-def _error(message: str, status: int) -> JsonResponse:
-    return JsonResponse({"error": message}, status=status)
+api = NinjaAPI(
+    title="Digit recognizer",
+    version="1.0.0",
+    description="Recognise handwritten digits, list and correct the stored predictions.",
+    openapi_url="/api/openapi.json",
+    docs_url=None,
+    urls_namespace="api",
+)
 
 
-def api_view(methods: tuple[str, ...]):
-    """JSON errors for every failure, CORS for every answer, CSRF exempt."""
-
-    def decorate(view):
-        @csrf_exempt
-        @functools.wraps(view)
-        def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-            if request.method == "OPTIONS":
-                response = HttpResponse(status=204)
-                response["Access-Control-Allow-Methods"] = ", ".join((*methods, "OPTIONS"))
-                response["Access-Control-Allow-Headers"] = "Content-Type"
-                response["Access-Control-Max-Age"] = "600"
-            elif request.method not in methods:
-                response = _error(f"Method {request.method} is not allowed here.", 405)
-                response["Allow"] = ", ".join(methods)
-            else:
-                try:
-                    response = view(request, *args, **kwargs)
-                except ApiError as exc:
-                    response = _error(str(exc), exc.status)
-                except inputs.InputTooLarge as exc:
-                    response = _error(str(exc), 413)
-                except (inputs.InvalidInput, InvalidImage) as exc:
-                    response = _error(str(exc), 400)
-                except records.StorageUnavailable:
-                    response = _error("Storage is unavailable right now; try again shortly.", 503)
-            response["Access-Control-Allow-Origin"] = "*"
-            return response
-
-        return wrapper
-
-    return decorate
+def _error(request: HttpRequest, message: str, status: int) -> HttpResponse:
+    return api.create_response(request, {"error": message}, status=status)
 
 
-def _json_body(request: HttpRequest) -> dict:
-    try:
-        body = json.loads(request.body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise ApiError("The body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise ApiError("The JSON body must be an object.")
-    return body
+for _exception, _status in (
+    (inputs.InputTooLarge, 413),
+    (inputs.InvalidInput, 400),
+    (InvalidImage, 400),
+    (InvalidBody, 400),
+    (HttpError, None),
+):
+    api.add_exception_handler(
+        _exception,
+        lambda request, exc, status=_status: _error(request, str(exc), status or exc.status_code),
+    )
+api.add_exception_handler(
+    NinjaValidationError, lambda request, exc: _error(request, first_error(exc.errors), 400)
+)
+api.add_exception_handler(
+    records.StorageUnavailable,
+    lambda request, exc: _error(
+        request, "Storage is unavailable right now; try again shortly.", 503
+    ),
+)
 
 
-def _content_type(request: HttpRequest) -> str:
+def _media_type(request: HttpRequest) -> str:
     return request.content_type.split(";")[0].strip().lower()
 
 
-def _image_from_request(request: HttpRequest) -> tuple[bytes, str, str | None]:
+def _validated(schema: type[T], data: object) -> T:
+    try:
+        return schema.model_validate(data)
+    except ValidationError as exc:
+        raise HttpError(400, first_error(exc.errors())) from None
+
+
+def _request_body(media_types: dict[str, type[BaseModel]]) -> dict:
+    """The OpenAPI requestBody of a body this module reads itself: ninja declares
+    one media type per body, and predictions take two."""
+    content = {
+        media_type: {"schema": schema.model_json_schema()}
+        for media_type, schema in media_types.items()
+    }
+    return {"requestBody": {"required": True, "content": content}}
+
+
+def _image(request: HttpRequest) -> tuple[bytes, str, str | None]:
     """(image bytes, source, filename) from a multipart upload or a JSON body."""
     if not request.body:
-        raise ApiError(
-            "The request body is empty: send an 'image' as multipart/form-data or as JSON."
+        raise HttpError(
+            400, "The request body is empty: send an 'image' as multipart/form-data or as JSON."
         )
-    content_type = _content_type(request)
-    if content_type == "multipart/form-data":
+    media_type = _media_type(request)
+    if media_type == MULTIPART:
         upload = request.FILES.get("image")
         if upload is None:
-            raise ApiError("Send the picture in a multipart field named 'image'.")
-        source = request.POST.get("source") or SOURCE_UPLOAD
-        return inputs.read_upload(upload), _checked_source(source), upload.name
-    if content_type == "application/json":
-        body = _json_body(request)
-        source = body.get("source", SOURCE_CANVAS)
-        filename = body.get("filename")
-        if filename is not None and not isinstance(filename, str):
-            raise ApiError("'filename' must be a string.")
-        return inputs.decode_image_text(body.get("image")), _checked_source(source), filename
-    raise ApiError(
+            raise HttpError(400, "Send the picture in a multipart field named 'image'.")
+        data = inputs.read_upload(upload)
+        fields = {"image": data, "source": request.POST.get("source") or SOURCE_UPLOAD}
+        return data, _validated(ImageUpload, fields).source, upload.name
+    if media_type == JSON:
+        body = _validated(ImageJson, json_object(request.body))
+        return inputs.decode_image_text(body.image), body.source, body.filename
+    raise HttpError(
+        415,
         "Send multipart/form-data with an 'image' file, or application/json with an 'image' "
         "data URL or base64 string.",
-        status=415,
     )
 
 
-def _checked_source(source) -> str:
-    if source not in SOURCES:
-        raise ApiError(f"'source' must be one of: {', '.join(SOURCES)}.")
-    return source
+@api.post(
+    "/api/predictions/",
+    response={201: CreatedRecord, 400: Error, 413: Error, 415: Error},
+    url_name="predictions",
+    summary="Read a number (one digit or more) and store the prediction",
+    openapi_extra=_request_body({MULTIPART: ImageUpload, JSON: ImageJson}),
+)
+def create_prediction(request: HttpRequest, response: HttpResponse):
+    data, source, filename = _image(request)
+    record = recognise_and_store(data, source, filename)
+    body = {**record_json(record), "spooled": record.spooled}
+    response["Location"] = body["url"]
+    return Status(201, body)
 
 
-def _limit(request: HttpRequest) -> int:
-    raw = request.GET.get("limit", str(DEFAULT_LIMIT))
-    try:
-        limit = int(raw)
-    except ValueError:
-        raise ApiError("'limit' must be a whole number.") from None
-    if not 1 <= limit <= MAX_LIMIT:
-        raise ApiError(f"'limit' must be between 1 and {MAX_LIMIT}.")
-    return limit
-
-
-@api_view(("GET", "POST"))
-def predictions(request: HttpRequest) -> JsonResponse:
-    if request.method == "POST":
-        data, source, filename = _image_from_request(request)
-        record = recognise_and_store(data, source, filename)
-        # "spooled": Cassandra was down; the record is safe on local disk and
-        # will be readable here once it is replayed.
-        response = JsonResponse({**record_json(record), "spooled": record.spooled}, status=201)
-        response["Location"] = record_json(record)["url"]
-        return response
-
-    form = HistoryFilterForm(request.GET)
-    if not form.is_valid():
-        field, errors = next(iter(form.errors.items()))
-        raise ApiError(f"'{field}': {errors[0]}")
-    page = records.list_records(_limit(request), form.cleaned_data["cursor"], **form.filters())
-    return JsonResponse(
-        {
-            "results": [record_json(record) for record in page.records],
-            "next_cursor": str(page.next_cursor) if page.next_cursor else None,
-            "prev_cursor": str(page.prev_cursor) if page.prev_cursor else None,
-        }
+@api.get(
+    "/api/predictions/",
+    # 414 comes from gunicorn, in HTML, before Django: a request line over 4 KiB.
+    response={200: RecordPage, 400: Error, 414: None, 503: Error},
+    summary="List predictions, newest first",
+)
+def list_predictions(request: HttpRequest, query: Query[ListQuery]):
+    cursor = records.Cursor.parse(query.cursor) if query.cursor else None
+    page = records.list_records(
+        query.limit, cursor, digit=query.digit, source=query.source, number=query.number
     )
+    return {
+        "results": [record_json(record) for record in page.records],
+        "next_cursor": str(page.next_cursor) if page.next_cursor else None,
+        "prev_cursor": str(page.prev_cursor) if page.prev_cursor else None,
+    }
 
 
-@api_view(("GET", "PATCH"))
-def prediction(request: HttpRequest, record_id: uuid.UUID) -> JsonResponse:
+def _record_or_404(record_id: uuid.UUID) -> records.PredictRecord:
     record = records.get_record(record_id)
     if record is None:
-        raise ApiError("No prediction has this id.", status=404)
-    if request.method == "PATCH":
-        if _content_type(request) != "application/json":
-            raise ApiError('Send the correction as application/json: {"label": 7}.', status=415)
-        body = _json_body(request)
-        label = body.get("label")
-        if label is not None:
-            if isinstance(label, bool) or not isinstance(label, int):
-                raise ApiError("The correction must be a digit from 0 to 9.")
-            form = LabelForm({"label": str(label)})
-            if not form.is_valid():
-                raise ApiError(form.errors["label"][0])
-        record = records.set_label(record.id, label)
-    return JsonResponse(record_json(record))
+        raise HttpError(404, "No prediction has this id.")
+    return record
 
 
-@api_view(("GET",))
-def openapi_document(request: HttpRequest) -> JsonResponse:
-    return JsonResponse(openapi.SPEC)
+@api.get(
+    "/api/predictions/{uuid:record_id}/",
+    response={200: Record, 404: Error, 503: Error},
+    url_name="prediction",
+    summary="One prediction",
+)
+def get_prediction(request: HttpRequest, record_id: uuid.UUID):
+    return record_json(_record_or_404(record_id))
+
+
+@api.patch(
+    "/api/predictions/{uuid:record_id}/",
+    response={200: Record, 400: Error, 404: Error, 415: Error, 503: Error},
+    summary="Store the user's correction",
+    openapi_extra=_request_body({JSON: LabelChange}),
+)
+def correct_prediction(request: HttpRequest, record_id: uuid.UUID):
+    record = _record_or_404(record_id)
+    if _media_type(request) != JSON:
+        raise HttpError(415, 'Send the correction as application/json: {"number": "2026"}.')
+    change = _validated(LabelChange, json_object(request.body))
+    return record_json(records.set_corrected_number(record.id, change.corrected_number()))
+
+
+@api.get(
+    "/healthz",
+    response={200: HealthReport, 503: HealthReport},
+    url_name="healthz",
+    summary="Model, Cassandra and spool status",
+)
+@decorate_view(never_cache)
+def healthz(request: HttpRequest):
+    report = health_report()
+    return Status(200 if report["ok"] else 503, report)

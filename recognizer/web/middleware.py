@@ -1,11 +1,12 @@
 """Cross-cutting HTTP behaviour: size limits, security headers, storage outages."""
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from recognizer.recognition.inputs import too_large_message
 from recognizer.storage.records import StorageUnavailable
 from recognizer.web.errors import error_response as _error
+from recognizer.web.errors import wants_json
 
 
 class RequestLimitsMiddleware:
@@ -50,4 +51,37 @@ class ContentSecurityPolicyMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         response.headers.setdefault("Content-Security-Policy", settings.CONTENT_SECURITY_POLICY)
+        return response
+
+
+class JsonApiMiddleware:
+    """The JSON API's HTTP manners: CORS without credentials on every /api/ answer,
+    a 204 to a preflight, and a JSON 405 for a method a route does not have.
+
+    The routes (django-ninja) answer an unknown method with a plain 405 that
+    lists the allowed ones; this turns it into the preflight answer or the
+    JSON error, so the allowed methods are stated once, by the routes.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if not wants_json(request):
+            return response
+        if response.status_code == 405 and response.has_header("Allow"):
+            allowed = ", ".join(sorted(m.strip() for m in response["Allow"].split(",")))
+            if request.method == "OPTIONS":
+                response = HttpResponse(status=204)
+                response["Access-Control-Allow-Methods"] = f"{allowed}, OPTIONS"
+                response["Access-Control-Allow-Headers"] = "Content-Type"
+                response["Access-Control-Max-Age"] = "600"
+            else:
+                response = JsonResponse(
+                    {"error": f"Method {request.method} is not allowed here."}, status=405
+                )
+                response["Allow"] = allowed
+        if request.path.startswith("/api/"):
+            response["Access-Control-Allow-Origin"] = "*"
         return response

@@ -143,10 +143,3 @@ def status(request: HttpRequest) -> HttpResponse:
     return render(
         request, "recognizer/status.html", {"report": report}, status=200 if report["ok"] else 503
     )
-
-
-@never_cache
-@require_GET
-def healthz(request: HttpRequest) -> JsonResponse:
-    report = health_report()
-    return JsonResponse(report, status=200 if report["ok"] else 503)

@@ -49,24 +49,14 @@ class Command(BaseCommand):
             help="Where to write the .keras model (default: settings.MODEL_PATH). The "
             "metadata goes beside it with a .json suffix.",
         )
-        parser.add_argument(
-            "--epochs",
-            type=positive_int,
-            default=defaults.epochs,
-            help="Training epochs (default %(default)s).",
-        )
-        parser.add_argument(
-            "--batch-size",
-            type=positive_int,
-            default=defaults.batch_size,
-            help="Batch size (default %(default)s).",
-        )
-        parser.add_argument(
-            "--seed",
-            type=int,
-            default=defaults.seed,
-            help="Random seed for everything (default %(default)s).",
-        )
+        for flag, kind, default, what in (
+            ("--epochs", positive_int, defaults.epochs, "Training epochs"),
+            ("--batch-size", positive_int, defaults.batch_size, "Batch size"),
+            ("--seed", int, defaults.seed, "Random seed for everything"),
+        ):
+            parser.add_argument(
+                flag, type=kind, default=default, help=f"{what} (default %(default)s)."
+            )
         parser.add_argument(
             "--limit",
             type=positive_int,

@@ -26,7 +26,7 @@ CHROMIUM_ARGS = [
 
 
 class Site(SiteServer):
-    """The site under gunicorn (recognizer/tests/support/site_server.py), read through its JSON API."""
+    """The site under gunicorn (tests/support/site_server.py), read through its JSON API."""
 
     def __init__(self) -> None:
         super().__init__(workers=1, threads=4, keyspace_prefix="test_browser")

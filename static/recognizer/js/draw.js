@@ -183,7 +183,7 @@
           var pct = (body.confidence * 100).toFixed(0) + "%";
           var what = body.digit === null
             ? body.number
-            : (body.digit === 8 ? "an " : "a ") + body.digit;
+            : window.recognizerWords.withArticle(body.digit);
           liveGuess.textContent = body.unsure
             ? "Not sure yet… maybe " + what + " (" + pct + ")"
             : "Looks like " + what + " (" + pct + ")";
