@@ -41,7 +41,7 @@ BATCH_SIZE = 256  # chunk size of predict_arrays: big enough to amortise per-cal
 DEFAULT_UNSURE_THRESHOLD = 0.80  # only used when a model comes without its metadata
 # Batch sizes compiled for the candidate digits of one number (recognizer.recognition.numbers):
 # the smallest that holds them is used, so a short number pays for a small batch only.
-FEW_BATCHES = (4, 16, 48)
+FEW_BATCHES = (8, 32)
 
 
 class ModelUnavailable(RuntimeError):

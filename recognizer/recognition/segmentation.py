@@ -62,6 +62,9 @@ CUT_WINDOW = 0.08  # a cut is a minimum of the column profile within +-this many
 MAX_CUTS_PER_DIGIT = 2.5  # candidate cuts kept, per digit the group's width suggests
 TYPICAL_WIDTH = 0.6  # digit width in heights, to guess how many digits a group holds
 MAX_GROUPS = 10  # numbers have at most 10 digits; more groups is scribble, not a number
+# Noisy photos can hold thousands of specks; only the largest pieces are looked at, which
+# bounds the (quadratic) merging steps whatever the image.
+MAX_PIECES = 100
 
 
 class NotANumber(InvalidImage):
@@ -188,6 +191,8 @@ def _pieces(labels: np.ndarray, count: int) -> list[_Piece]:
         pieces.append(
             _Piece([label], rows.start, cols.start, rows.stop, cols.stop, int(areas[label]))
         )
+    if len(pieces) > MAX_PIECES:
+        pieces = sorted(pieces, key=lambda piece: piece.area)[-MAX_PIECES:]
     return pieces
 
 
