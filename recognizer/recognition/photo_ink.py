@@ -13,7 +13,9 @@ step here answers one way they go wrong:
 4. Ruled or squared paper: several long straight runs (horizontal or vertical, up to
    a few degrees off) are removed, and strokes they crossed are bridged again.
 5. Specks and dirt: connected pieces far smaller than the digit, or far from it, are
-   dropped.
+   dropped. For a number, the pieces near any kept piece are kept too (a chain of
+   digits), found with the same rule; reading one digit uses the pieces near the
+   largest only, as before numbers were read.
 
 scipy.ndimage does the filtering (see README, "Image library").
 """
@@ -53,8 +55,15 @@ class InkCrop:
     box: tuple[float, float, float, float]  # left, top, right, bottom, as image fractions
 
 
-def find_ink(grey: np.ndarray) -> InkCrop:
-    """The ink of the digit in a grey photo (uint8 or float, 0-255, any polarity)."""
+@dataclass(frozen=True)
+class PhotoInk:
+    digit: InkCrop  # the largest piece and the pieces near it: the ink of one digit
+    number: InkCrop  # ...and the pieces near those, in a chain: the ink of a number
+
+
+def find_ink(grey: np.ndarray) -> PhotoInk:
+    """The ink of the digit, and of the number, in a grey photo (uint8 or float,
+    0-255, any polarity)."""
     original_side = max(np.shape(grey))
     grey = _working_size(np.asarray(grey, dtype=np.float32))
     height, width = grey.shape
@@ -84,13 +93,20 @@ def find_ink(grey: np.ndarray) -> InkCrop:
     # Lines are looked for in everything above the noise: faint lines break up at
     # the ink threshold, and broken lines are not long.
     mask = _without_ruled_lines(mask, ink > max(centre + NOISE_SIGMAS * noise, 1.0))
-    keep = _digit_pieces(mask, ink)
-    if keep is None:
+    pieces = _digit_pieces(mask, ink)
+    if pieces is None:
         raise NoInkFound
+    digit_keep, number_keep = pieces
+    digit = _crop(digit_keep, sharp_ink)
+    number = digit if number_keep is None else _crop(number_keep, sharp_ink)
+    return PhotoInk(digit=digit, number=number)
 
-    # The pieces' own pixels plus a rim for their antialiased edges, at the grey levels
-    # of the sharp ink; MNIST strokes are saturated in the middle, so the typical
-    # stroke pixel becomes full white.
+
+def _crop(keep: np.ndarray, sharp_ink: np.ndarray) -> InkCrop:
+    """The kept pieces' own pixels plus a rim for their antialiased edges, at the grey
+    levels of the sharp ink; MNIST strokes are saturated in the middle, so the typical
+    stroke pixel becomes full white."""
+    height, width = sharp_ink.shape
     full = float(np.percentile(sharp_ink[keep], FULL_INK_PERCENTILE))
     values = np.where(ndimage.binary_dilation(keep, iterations=3), sharp_ink, 0.0)
     values = np.clip(values * (255.0 / max(full, 1.0)), 0.0, 255.0)
@@ -177,9 +193,10 @@ def _straight_runs(mask: np.ndarray, length: int, angle: float) -> np.ndarray:
     return runs & mask
 
 
-def _digit_pieces(mask: np.ndarray, ink: np.ndarray) -> np.ndarray | None:
+def _digit_pieces(mask: np.ndarray, ink: np.ndarray) -> tuple[np.ndarray, np.ndarray | None] | None:
     """The mask of the largest connected piece and of the pieces near it that hold a
-    fair share of ink; None when there is no ink at all."""
+    fair share of ink; then the mask of those and the pieces near them, repeatedly
+    (None when that adds nothing). None when there is no ink at all."""
     labels, count = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
     if count == 0:
         return None
@@ -188,12 +205,34 @@ def _digit_pieces(mask: np.ndarray, ink: np.ndarray) -> np.ndarray | None:
     largest = int(np.argmax(masses))
     ly, lx = boxes[largest]
     reach = PIECE_REACH * max(ly.stop - ly.start, lx.stop - lx.start)
-    chosen = [largest + 1]
-    for index, (ys, xs) in enumerate(boxes):
-        if index == largest or masses[index] < PIECE_SHARE * masses[largest]:
-            continue
-        gap_y = max(0, max(ys.start, ly.start) - min(ys.stop, ly.stop))
-        gap_x = max(0, max(xs.start, lx.start) - min(xs.stop, lx.stop))
-        if max(gap_y, gap_x) <= reach:
-            chosen.append(index + 1)
-    return np.isin(labels, chosen)
+    fair = [
+        index
+        for index in range(count)
+        if index != largest and masses[index] >= PIECE_SHARE * masses[largest]
+    ]
+    near = [index for index in fair if _gap(boxes[index], boxes[largest]) <= reach]
+    chosen = [largest, *near]
+    digit = np.isin(labels, [index + 1 for index in chosen])
+    # The chain: pieces near any chosen piece, until no more join.
+    frontier, rest = near, [index for index in fair if index not in near]
+    chained = list(chosen)
+    while frontier and rest:
+        joined = [
+            index
+            for index in rest
+            if any(_gap(boxes[index], boxes[other]) <= reach for other in frontier)
+        ]
+        rest = [index for index in rest if index not in joined]
+        chained += joined
+        frontier = joined
+    if len(chained) == len(chosen):
+        return digit, None
+    return digit, np.isin(labels, [index + 1 for index in chained])
+
+
+def _gap(a: tuple[slice, slice], b: tuple[slice, slice]) -> int:
+    """Chebyshev gap between two pieces' bounding boxes (0 when they overlap)."""
+    (ay, ax), (by, bx) = a, b
+    gap_y = max(0, max(ay.start, by.start) - min(ay.stop, by.stop))
+    gap_x = max(0, max(ax.start, bx.start) - min(ax.stop, bx.stop))
+    return max(gap_y, gap_x)

@@ -1,7 +1,12 @@
 """Recognise a digit and record it: the one path that pages, the API and
 commands share, so every prediction a user sees is stored the same way."""
 
-from recognizer.recognition.predictor import Prediction, predict_image
+import json
+
+import numpy as np
+
+from recognizer.recognition.numbers import DigitReading, NumberPrediction, read_number
+from recognizer.recognition.predictor import NO_DIGIT
 from recognizer.recognition.preprocessing import encode_png
 from recognizer.storage import edit_tokens, records, spool
 from recognizer.storage.models import PredictRecord
@@ -23,21 +28,41 @@ def clean_filename(name: str | None) -> str | None:
     return base[:MAX_FILENAME_LENGTH].strip() or None
 
 
-def record_for(prediction: Prediction, source: str, filename: str | None) -> PredictRecord:
+def record_for(prediction: NumberPrediction, source: str, filename: str | None) -> PredictRecord:
+    """The record of a reading. ``digit``, ``confidence`` and ``probabilities`` keep their
+    one-digit meaning: for a longer number ``digit`` is null, and confidence and
+    probabilities are those of its least sure digit. ``image`` is what the model saw:
+    the digits' 28x28 inputs side by side. "No digit" has no digits and no number."""
+    readings = prediction.digits
+    weakest = min(readings, key=lambda reading: reading.confidence).prediction
+    no_digit = prediction.verdict == NO_DIGIT
     record = records.new_record(
         source=source,
         filename=clean_filename(filename),
-        digit=prediction.digit,
-        confidence=prediction.confidence,
-        probabilities=list(prediction.probabilities),
+        digit=readings[0].digit if len(readings) == 1 else None,
+        confidence=weakest.confidence,
+        probabilities=list(weakest.probabilities),
         unsure=prediction.unsure,
         verdict=prediction.verdict,
         model_version=prediction.model_version,
-        image=encode_png(prediction.model_input),
+        image=encode_png(np.hstack([reading.prediction.model_input for reading in readings])),
+        number=prediction.number,
+        digits=json.dumps([] if no_digit else [digit_result(reading) for reading in readings]),
     )
     # Not stored: where the ink was in the picture, for the page that shows it.
     record.ink_box = prediction.ink_box
     return record
+
+
+def digit_result(reading: DigitReading) -> dict:
+    """One digit as stored and as the API shows it."""
+    return {
+        "digit": reading.digit,
+        "confidence": reading.confidence,
+        "probabilities": list(reading.prediction.probabilities),
+        "box": list(reading.box),
+        "unsure": reading.unsure,
+    }
 
 
 def store(record: PredictRecord) -> PredictRecord:
@@ -58,14 +83,13 @@ def store(record: PredictRecord) -> PredictRecord:
 
 
 def recognise_and_store(data: bytes, source: str, filename: str | None = None) -> PredictRecord:
-    """Predict the digit in ``data`` and store the record durably.
+    """Read the number (one digit or more) in ``data`` and store the record durably.
 
     The record comes back with ``edit_token``: the secret that lets its maker
     correct it (only its hash is stored). Raises InvalidImage for input that is
     not a usable picture of a digit.
     """
-    prediction = predict_image(data)
-    record = record_for(prediction, source, filename)
+    record = record_for(read_number(data), source, filename)
     token = edit_tokens.new_token()
     record.edit_token_hash = edit_tokens.token_hash(token)
     store(record)

@@ -20,9 +20,8 @@ import numpy as np
 from django.conf import settings
 from PIL import Image, ImageOps
 
-from recognizer.recognition import image_budget
+from recognizer.recognition import image_budget, photo_ink
 from recognizer.recognition.images import IMAGE_SIDE
-from recognizer.recognition.photo_ink import NoInkFound, find_ink
 
 ACCEPTED_FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP")
 DIGIT_BOX = 20  # MNIST's digits fit a 20x20 box inside the 28x28 frame
@@ -70,23 +69,66 @@ def preprocess_image(data: bytes) -> np.ndarray:
 
 
 def preprocess_with_report(data: bytes) -> tuple[np.ndarray, InkReport]:
-    grey, drawn = _decode_to_grey(data)
+    return one_digit_input(find_ink(data))
+
+
+def one_digit_input(ink: Ink) -> tuple[np.ndarray, InkReport]:
+    """The 28x28 model input made of all the ink as one digit, and what it looks like."""
+    digit = _scale_and_centre(ink.digit_strength)
+    return digit, replace(inspect_ink(digit), box=ink.digit_box)
+
+
+Fractions = tuple[float, float, float, float]  # left, top, right, bottom of the picture
+
+
+@dataclass(frozen=True)
+class Ink:
+    """The ink of a whole picture, cropped to it (float32 strength, 0 = background up
+    to 255), with where it lies, so that pieces of it can be placed in the picture."""
+
+    strength: np.ndarray  # the ink a number is read from
+    box: Fractions
+    digit_strength: np.ndarray  # the ink read as one digit (photos: the main piece and
+    digit_box: Fractions  # its neighbours; drawings: all the ink, as ``strength``)
+    picture_size: tuple[float, float]  # width and height in the pixels of the image sent
+
+    def pixel_box(self, left: int, top: int, width: int, height: int) -> tuple[int, ...]:
+        """A box in ``strength``'s pixels as x, y, width, height in the picture's pixels."""
+        picture_width, picture_height = self.picture_size
+        crop_height, crop_width = self.strength.shape
+        x_scale = (self.box[2] - self.box[0]) * picture_width / crop_width
+        y_scale = (self.box[3] - self.box[1]) * picture_height / crop_height
+        x = self.box[0] * picture_width + left * x_scale
+        y = self.box[1] * picture_height + top * y_scale
+        return (round(x), round(y), max(1, round(width * x_scale)), max(1, round(height * y_scale)))
+
+
+def find_ink(data: bytes) -> Ink:
+    """Decode ``data`` and find its ink. Raises InvalidImage as preprocess_image does."""
+    grey, drawn, original_side = _decode_to_grey(data)
     # Drawings (strokes on a transparent background, as the canvas sends them) are
     # clean: the quick rule below is exact for them. Anything else may be a photo.
-    ink, box = _crop_to_ink(grey) if drawn else _photo_ink(grey)
-    digit = _scale_and_centre(ink)
-    return digit, replace(inspect_ink(digit), box=box)
+    if drawn:
+        ink, box = _crop_to_ink(grey)
+        digit_ink, digit_box = ink, box
+    else:
+        (digit_ink, digit_box), (ink, box) = _photo_ink(grey)
+    height, width = grey.shape
+    # Big pictures were reduced; the longest side survives EXIF turns.
+    scale = original_side / max(height, width)
+    return Ink(ink, box, digit_ink, digit_box, (width * scale, height * scale))
 
 
-def _photo_ink(grey: np.ndarray) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+def _photo_ink(grey: np.ndarray) -> tuple[tuple[np.ndarray, Fractions], ...]:
     try:
-        found = find_ink(grey)
-    except NoInkFound:
+        found = photo_ink.find_ink(grey)
+    except photo_ink.NoInkFound:
         # Nothing stands out from the paper once noise and shading are removed; the
         # plain rule still tells a blank page (400) from noise or texture, which the
         # model then calls "no digit".
-        return _crop_to_ink(grey)
-    return found.ink, found.box
+        plain = _crop_to_ink(grey)
+        return plain, plain
+    return (found.digit.ink, found.digit.box), (found.number.ink, found.number.box)
 
 
 def encode_png(array: np.ndarray) -> bytes:
@@ -124,11 +166,13 @@ def _open(data: bytes) -> Image.Image:
     return image
 
 
-def _decode_to_grey(data: bytes) -> tuple[np.ndarray, bool]:
+def _decode_to_grey(data: bytes) -> tuple[np.ndarray, bool, int]:
     """Decode the first frame and return grey levels (uint8, or float32 for 16-bit and
     float images; 0-255) with any transparency flattened onto a background that
-    contrasts with the ink, and whether it was such a drawing on transparency."""
+    contrasts with the ink, whether it was such a drawing on transparency, and the
+    longest side of the image as sent."""
     image = _open(data)
+    original_side = max(image.size)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -144,7 +188,7 @@ def _decode_to_grey(data: bytes) -> tuple[np.ndarray, bool]:
         raise InvalidImage(
             "The image is damaged or truncated: Pillow could not decode it."
         ) from None
-    return grey, drawn
+    return grey, drawn, original_side
 
 
 def _load_grey(image: Image.Image) -> tuple[np.ndarray, bool]:
@@ -198,7 +242,7 @@ def _reduce(image: Image.Image) -> np.ndarray:
 # --- Polarity, crop, scale, centre -----------------------------------------------------
 
 
-def _crop_to_ink(grey: np.ndarray) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+def _crop_to_ink(grey: np.ndarray) -> tuple[np.ndarray, Fractions]:
     """The ink's bounding box as float32 ink strength (0 = background, up to 255),
     whatever the polarity of the original, and that box as fractions of the image.
 

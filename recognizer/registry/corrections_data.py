@@ -58,25 +58,50 @@ def empty() -> CorrectionSet:
 def from_cassandra(since: datetime | None = None) -> CorrectionSet:
     """The current label of every record corrected since ``since``, oldest first.
 
-    The newest correction of a record wins; a withdrawn one (label null) drops it.
+    The newest correction of a record wins; a withdrawn one (null) drops it. A
+    corrected number gives one example per digit: the 28x28 input the model saw for
+    each segmented digit, labelled with the corrected digit at its place, but only
+    when the correction has as many digits as were segmented (otherwise the pieces
+    cannot be matched to the digits, and the record is left out).
     """
     latest = {}
     for row in corrections.since(since):  # newest first
         latest.setdefault(row.record_id, row)
     images, labels, clients, ids = [], [], [], []
     for row in sorted(latest.values(), key=lambda row: row.id.time):
-        if row.label is None:
+        number = corrected_number(row)
+        if number is None:
             continue
         record = records.get_record(row.record_id)
         if record is None or record.image is None:
             continue
-        images.append(np.asarray(Image.open(io.BytesIO(record.image)).convert("L")))
-        labels.append(row.label)
-        clients.append(row.corrected_by)
-        ids.append(str(row.record_id))
+        pieces = digit_images(record.image)
+        if len(pieces) != len(number):
+            continue
+        images += pieces
+        labels += [int(char) for char in number]
+        clients += [row.corrected_by] * len(number)
+        ids += [str(row.record_id)] * len(number)
     if not labels:
         return empty()
     return CorrectionSet(np.stack(images), np.array(labels), np.array(clients), np.array(ids))
+
+
+def corrected_number(row) -> str | None:
+    """The number a correction row gives; rows written before numbers only have label."""
+    if row.number is not None:
+        return row.number
+    return None if row.label is None else str(row.label)
+
+
+def digit_images(png: bytes) -> list[np.ndarray]:
+    """The model inputs stored with a record: one 28x28 image per segmented digit,
+    side by side (see recognizer.recognition.pipeline.record_for)."""
+    strip = np.asarray(Image.open(io.BytesIO(png)).convert("L"))
+    side = strip.shape[0]
+    if side != 28 or strip.shape[1] % side:
+        return []
+    return [strip[:, start : start + side] for start in range(0, strip.shape[1], side)]
 
 
 def save_npz(data: CorrectionSet, path: Path) -> None:

@@ -22,21 +22,23 @@ def day_of(moment: datetime) -> datetime:
 
 
 @translate_errors
-def add(record: PredictRecord, label: int | None, corrected_by: str) -> Correction:
-    """Note that ``corrected_by`` set ``record``'s label to ``label`` now."""
+def add(record: PredictRecord, number: str | None, corrected_by: str) -> Correction:
+    """Note that ``corrected_by`` set ``record``'s number to ``number`` now (None:
+    withdrew the correction). A one-digit number is also stored as ``label``."""
     connect()
     correction_id = new_record_id()
     day = day_of(created_at_of(correction_id))
     # The day's index row first: a listed day with no rows is harmless, a row in
     # an unlisted day would be invisible to export.
     PredictBucket.create(scope=CORRECTION_DAYS, bucket=day)
-    if label is not None and label != record.digit:  # a "Right?" confirmation is no correction
+    if number is not None and number != record.number:  # "Right?" confirms, not corrects
         day_counts.count_correction(day, record.model_version)
     return Correction.create(
         day=day,
         id=correction_id,
         record_id=record.id,
-        label=label,
+        label=int(number) if number is not None and len(number) == 1 else None,
+        number=number,
         digit=record.digit,
         model_version=record.model_version,
         corrected_by=corrected_by,

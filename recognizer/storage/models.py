@@ -6,6 +6,8 @@ time-based UUID made by the application, newest first. The hour is derived
 from the id itself, so one record is found by id with a single-partition read.
 """
 
+import json
+
 from cassandra.cqlengine import columns
 from django_cassandra_engine.models import DjangoCassandraModel
 
@@ -32,7 +34,8 @@ class PredictRecord(DjangoCassandraModel):
     created_at = columns.DateTime(required=True)
     source = columns.Text(required=True)
     filename = columns.Text()
-    digit = columns.Integer()  # None when the verdict is "no_digit"
+    # The answer when it is one digit; null for longer numbers and for "no_digit".
+    digit = columns.Integer()
     confidence = columns.Float(required=True)
     probabilities = columns.List(columns.Float, required=True)
     unsure = columns.Boolean(default=False)
@@ -45,6 +48,14 @@ class PredictRecord(DjangoCassandraModel):
     # sha256 of the secret given to whoever made the prediction; only its holder
     # (or an admin) may correct the record. The secret itself is never stored.
     edit_token_hash = columns.Text()
+    # Numbers (added later: sync_cassandra adds these columns to an existing table, and
+    # records made before read back with number = digit, see records.read_back).
+    number = columns.Text()  # "2026", leading zeros kept; null for "no digit"
+    # Per digit, left to right: JSON [{"digit", "confidence", "probabilities", "box":
+    # [x, y, w, h], "unsure"}]. JSON text rather than a frozen UDT: it is only ever read
+    # whole, never queried inside, and needs no type kept in step with the schema.
+    digits = columns.Text()
+    corrected_number = columns.Text()  # the user's correction of the whole number
 
     class Meta:
         get_pk_field = "id"
@@ -60,8 +71,24 @@ class PredictRecord(DjangoCassandraModel):
         return VERDICT_UNSURE if self.unsure else VERDICT_DIGIT
 
     def __str__(self) -> str:
-        shown = "no digit" if self.digit is None else self.digit
+        shown = self.number or ("no digit" if self.digit is None else self.digit)
         return f"{shown} ({self.source}, {self.created_at:%Y-%m-%d %H:%M:%S})"
+
+    def digit_results(self) -> list[dict]:
+        """The per-digit results; one built from the record itself for old records."""
+        if self.digits:
+            return json.loads(self.digits)
+        if self.digit is None:
+            return []
+        return [
+            {
+                "digit": self.digit,
+                "confidence": self.confidence,
+                "probabilities": list(self.probabilities or []),
+                "box": None,
+                "unsure": bool(self.unsure),
+            }
+        ]
 
 
 class PredictBucket(DjangoCassandraModel):
@@ -87,6 +114,7 @@ for _column, _label in {
     "created_at": "created",
     "model_version": "model version",
     "label": "correction",
+    "corrected_number": "corrected number",
     "unsure": "not sure",
 }.items():
     PredictRecord._meta.get_field(_column).verbose_name = _label
@@ -106,8 +134,11 @@ class Correction(DjangoCassandraModel):
     day = columns.DateTime(partition_key=True)
     id = columns.TimeUUID(primary_key=True, clustering_order="DESC")
     record_id = columns.TimeUUID(required=True)
-    label = columns.Integer()  # null: the correction was withdrawn
+    label = columns.Integer()  # the corrected digit, for a one-digit correction
     digit = columns.Integer()  # what the model had said
+    # The corrected number ("2026"); added with numbers, so rows written before read
+    # back null and their label stands for it. Null with label null: withdrawn.
+    number = columns.Text()
     model_version = columns.Text()
     # Who corrected it: "admin:<user>", "session:<hash>" or "client:<hash>". Also the
     # unit retraining holds back by, so that no client is both trained and tested on.

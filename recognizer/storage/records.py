@@ -281,20 +281,31 @@ def get_record(record_id: uuid.UUID) -> PredictRecord | None:
     return _with_utc(rows[0]) if rows else None
 
 
-@_translate_errors
 def set_label(
     record_id: uuid.UUID, label: int | None, corrected_by: str = "unknown"
 ) -> PredictRecord | None:
-    """Store the user's correction, and list it by time for retraining; None when
-    there is no such record."""
+    """Store the user's correction as one digit; None when there is no such record."""
+    return set_corrected_number(record_id, None if label is None else str(label), corrected_by)
+
+
+@_translate_errors
+def set_corrected_number(
+    record_id: uuid.UUID, number: str | None, corrected_by: str = "unknown"
+) -> PredictRecord | None:
+    """Store the user's correction of the whole number (a one-digit correction also
+    sets ``label``, which keeps its meaning), and list it by time for retraining;
+    None when there is no such record."""
     from recognizer.storage import corrections
 
     record = get_record(record_id)
     if record is None:
         return None
-    PredictRecord.objects.filter(bucket=record.bucket, id=record.id).update(label=label)
-    record.label = label
-    corrections.add(record, label, corrected_by)
+    label = int(number) if number is not None and len(number) == 1 else None
+    PredictRecord.objects.filter(bucket=record.bucket, id=record.id).update(
+        label=label, corrected_number=number
+    )
+    record.label, record.corrected_number = label, number
+    corrections.add(record, number, corrected_by)
     return record
 
 
@@ -305,10 +316,14 @@ def list_records(
     digit: int | None = None,
     source: str | None = None,
     model_version: str | None = None,
+    number: str | None = None,
 ) -> Page:
-    """A page of records, newest first, starting after ``cursor``."""
+    """A page of records, newest first, starting after ``cursor``; ``number`` filters
+    by exact match ("07" finds neither "7" nor "007")."""
     _connect()
     filters = _filters(digit, source, model_version)
+    if number is not None:
+        filters["number"] = number
     direction = cursor.direction if cursor else OLDER
     bound = cursor.record_id if cursor else None
     found = list(_walk(direction, bound, limit + 1, filters))
@@ -383,6 +398,9 @@ def _with_utc(record: PredictRecord) -> PredictRecord:
     # The driver returns naive UTC datetimes; the site works with aware ones.
     record.bucket = record.bucket.replace(tzinfo=UTC)
     record.created_at = record.created_at.replace(tzinfo=UTC)
+    # Records made before numbers existed: their number is their digit.
+    if record.number is None and record.digit is not None:
+        record.number = str(record.digit)
     return record
 
 

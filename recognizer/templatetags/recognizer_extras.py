@@ -33,3 +33,27 @@ def with_article(number: int) -> str:
     leading_group = text[: (len(text) - 1) % 3 + 1]  # "11" in 11,000 ("eleven thousand")
     vowel_sound = text.startswith("8") or leading_group in ("11", "18")
     return f"{'an' if vowel_sound else 'a'} {number}"
+
+
+@register.filter
+def digit_cells(record) -> list[tuple[dict, str]]:
+    """Each digit's result with its own 28x28 image, cut from the record's image (the
+    digits' inputs side by side, as stored by recognizer.recognition.pipeline)."""
+    import io
+
+    from PIL import Image
+
+    results = record.digit_results()
+    images = [""] * len(results)
+    if record.image and results:
+        try:
+            strip = Image.open(io.BytesIO(record.image))
+            if strip.width == 28 * len(results):
+                images = []
+                for index in range(len(results)):
+                    buffer = io.BytesIO()
+                    strip.crop((28 * index, 0, 28 * index + 28, 28)).save(buffer, format="PNG")
+                    images.append(png_data_url(buffer.getvalue()))
+        except OSError:
+            pass  # an unreadable thumbnail: show the digits without pictures
+    return list(zip(results, images, strict=True))

@@ -25,6 +25,7 @@ from recognizer.tests.support.browser import (
     Site,
     digit_png,
 )
+from recognizer.tests.support.factories import number_strokes
 
 pytestmark = pytest.mark.browser
 
@@ -35,10 +36,12 @@ expect = sync_api.expect
 TIME_ZONE = "Asia/Kolkata"
 DESKTOP = {"width": 1100, "height": 800}
 PHONE = {"width": 390, "height": 844}
-CANVAS = 280  # the drawing area's size in CSS pixels
+# The drawing's own coordinates (draw.js): room for six digits. On a desktop the canvas
+# shows at this size in CSS pixels; on a phone it is scaled down to the screen's width.
+CANVAS_WIDTH, CANVAS_HEIGHT = 840, 280
 CLOCK_START = datetime(2030, 1, 1, tzinfo=UTC)
 
-# Strokes in canvas coordinates (CSS pixels, 0..280).
+# Strokes in canvas coordinates (0..840 x 0..280).
 ONE = [[(140, 45), (140, 235)]]
 ZERO = [
     [(140, 45), (195, 80), (205, 140), (195, 200), (140, 235)]
@@ -142,10 +145,11 @@ def screenshot(page, name: str, full_page: bool = True) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full_page, scale="css")
 
 
-def canvas_origin(page) -> tuple[float, float]:
+def canvas_origin(page) -> tuple[float, float, float]:
+    """Where the canvas is on the screen, and CSS pixels per canvas unit."""
     box = page.locator("#canvas").bounding_box()
-    assert box and round(box["width"]) == CANVAS and round(box["height"]) == CANVAS, box
-    return box["x"], box["y"]
+    assert box and abs(box["width"] - 3 * box["height"]) <= 2, box
+    return box["x"], box["y"], box["width"] / CANVAS_WIDTH
 
 
 def path_points(stroke, step: float = 8.0) -> list[tuple[float, float]]:
@@ -158,22 +162,22 @@ def path_points(stroke, step: float = 8.0) -> list[tuple[float, float]]:
 
 
 def draw_with_mouse(page, strokes) -> None:
-    left, top = canvas_origin(page)
+    left, top, scale = canvas_origin(page)
     for stroke in strokes:
         points = path_points(stroke)
-        page.mouse.move(left + points[0][0], top + points[0][1])
+        page.mouse.move(left + points[0][0] * scale, top + points[0][1] * scale)
         page.mouse.down()
         for x, y in points[1:]:
-            page.mouse.move(left + x, top + y)
+            page.mouse.move(left + x * scale, top + y * scale)
         page.mouse.up()
 
 
 def draw_with_touch(page, cdp, strokes) -> None:
     """Real touch input (Input.dispatchTouchEvent): the browser turns it into
     pointer events of type "touch" and would scroll the page if allowed."""
-    left, top = canvas_origin(page)
+    left, top, scale = canvas_origin(page)
     for stroke in strokes:
-        points = [{"x": left + x, "y": top + y} for x, y in path_points(stroke)]
+        points = [{"x": left + x * scale, "y": top + y * scale} for x, y in path_points(stroke)]
         cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": points[:1]})
         for point in points[1:]:
             cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [point]})
@@ -217,31 +221,42 @@ def inked_pixels(page, region=None) -> int:
 
 def wait_for_live_guess(page) -> str:
     guess = page.locator("#live-guess")
-    expect(guess).to_have_text(re.compile(r"(Looks like|maybe) an? \d"))
+    expect(guess).to_have_text(re.compile(r"(Looks like|maybe) (an? )?\d"))
     return guess.inner_text()
 
 
 def predict_and_wait(page) -> None:
     page.locator("#predict").click()
-    expect(page.locator("#result .result-digit")).to_be_visible()
+    expect(page.locator("#result .result-number")).to_be_visible()
 
 
 def check_result_panel(page) -> int:
-    """The result panel is complete; returns the digit it shows."""
+    """The result panel of one digit is complete; returns the digit it shows."""
     result = page.locator("#result")
-    digit = result.locator(".result-digit")
+    digit = result.locator(".result-number")
     expect(digit).to_have_text(re.compile(r"^\d$"))
     expect(result.locator(".result-confidence")).to_have_text(re.compile(r"Confidence \d+\.\d%"))
     expect(result.locator("ol.probabilities meter")).to_have_count(10)
     values = [float(v) for v in result.locator("meter").evaluate_all("ms => ms.map(m => m.value)")]
     assert abs(sum(values) - 1) < 0.01, values
     assert values.index(max(values)) == int(digit.inner_text())
-    seen = result.locator("figure.model-input img")
-    expect(result.locator("figure.model-input figcaption")).to_have_text("What the model saw")
-    natural = seen.evaluate("img => [img.complete, img.naturalWidth, img.naturalHeight]")
-    assert natural == [True, 28, 28]
-    assert seen.get_attribute("src").startswith("data:image/png;base64,")
+    check_digit_cells(page, digit.inner_text())
     return int(digit.inner_text())
+
+
+def check_digit_cells(page, number: str) -> None:
+    """Each digit of ``number`` under its own box: digit, 28x28 image, confidence."""
+    cells = page.locator("#result li.number-digit")
+    expect(cells).to_have_count(len(number))
+    expect(page.locator("#result .number-digits-caption")).to_contain_text("What the model saw")
+    for index, char in enumerate(number):
+        cell = cells.nth(index)
+        expect(cell.locator(".number-digit-value")).to_have_text(char)
+        expect(cell.locator(".number-digit-confidence")).to_have_text(re.compile(r"\d+\.\d%"))
+        seen = cell.locator("img")
+        natural = seen.evaluate("img => [img.complete, img.naturalWidth, img.naturalHeight]")
+        assert natural == [True, 28, 28]
+        assert seen.get_attribute("src").startswith("data:image/png;base64,")
 
 
 def newest_record(site: Site) -> dict:
@@ -297,7 +312,7 @@ def test_draw_with_touch_does_not_scroll(site, open_context):
     cdp = context.new_cdp_session(page)
     page.goto("/")
     # The canvas's backing store follows devicePixelRatio, for crisp strokes.
-    assert page.evaluate("() => document.getElementById('canvas').width") == CANVAS * 3
+    assert page.evaluate("() => document.getElementById('canvas').width") == CANVAS_WIDTH * 3
 
     draw_with_touch(page, cdp, ZERO)
     wait_for_live_guess(page)
@@ -305,7 +320,7 @@ def test_draw_with_touch_does_not_scroll(site, open_context):
     assert inked_pixels(page) > 0
     before = len(site.records())
     page.locator("#predict").tap()
-    expect(page.locator("#result .result-digit")).to_be_visible()
+    expect(page.locator("#result .result-number")).to_be_visible()
     check_result_panel(page)
     wait_until_scrolling_stops(page)  # draw.js scrolls the result into view
     assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
@@ -328,16 +343,50 @@ def test_draw_with_touch_does_not_scroll(site, open_context):
     screenshot(page, "phone-touch-result", full_page=False)
 
 
+def test_a_four_digit_number_drawn_with_the_mouse_is_read(site, page):
+    page.goto("/")
+    left, top, scale = canvas_origin(page)
+    assert round(scale * CANVAS_WIDTH) == CANVAS_WIDTH  # room for six digits on a desktop
+
+    draw_with_mouse(page, number_strokes("2026", left=40, top=50, height=180, gap=0.5))
+    expect(page.locator("#live-guess")).to_have_text(re.compile(r"2026"))
+    predict_and_wait(page)
+
+    expect(page.locator("#result .result-number")).to_have_text("2026")
+    check_digit_cells(page, "2026")
+    record = newest_record(site)
+    assert (record["number"], record["digit"]) == ("2026", None)
+    screenshot(page, "draw-number-result")
+
+
+def test_a_four_digit_number_drawn_by_touch_on_a_phone_is_read(site, open_context):
+    context = open_context(viewport=PHONE, has_touch=True, is_mobile=True, device_scale_factor=3)
+    page = context.new_page()
+    cdp = context.new_cdp_session(page)
+    page.goto("/")
+    box = page.locator("#canvas").bounding_box()
+    assert box["width"] >= 0.9 * PHONE["width"], box  # the full width of the phone
+
+    draw_with_touch(page, cdp, number_strokes("1995", left=40, top=50, height=180, gap=0.5))
+    assert page.evaluate("() => window.scrollY") == 0
+    page.locator("#predict").tap()
+
+    expect(page.locator("#result .result-number")).to_have_text("1995")
+    check_digit_cells(page, "1995")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
+    screenshot(page, "phone-number-result", full_page=False)
+
+
 def test_a_second_finger_does_not_join_the_stroke(open_context):
     """A palm or second finger on the canvas mid-stroke is ignored."""
     context = open_context(viewport=PHONE, has_touch=True, is_mobile=True)
     page = context.new_page()
     cdp = context.new_cdp_session(page)
     page.goto("/")
-    left, top = canvas_origin(page)
+    left, top, scale = canvas_origin(page)
 
     def touch(kind, *fingers):
-        points = [{"x": left + x, "y": top + y, "id": i} for i, (x, y) in fingers]
+        points = [{"x": left + x * scale, "y": top + y * scale, "id": i} for i, (x, y) in fingers]
         cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
 
     touch("touchStart", (0, (50, 40)))
@@ -348,9 +397,13 @@ def test_a_second_finger_does_not_join_the_stroke(open_context):
         touch("touchMove", (0, (50, min(y + 90, 240))), (1, (230, y)))
     touch("touchEnd")
     expect(page.locator("#undo")).to_be_enabled()
-    assert inked_pixels(page, [30, 20, 40, 240]) > 0, "the first finger drew nothing"
-    assert inked_pixels(page, [100, 0, 80, 280]) == 0, "the two fingers' points were joined"
-    assert inked_pixels(page, [210, 0, 40, 280]) == 0, "the second finger drew"
+
+    def ink(*region):  # a region in canvas coordinates
+        return inked_pixels(page, [v * scale for v in region])
+
+    assert ink(30, 20, 40, 240) > 0, "the first finger drew nothing"
+    assert ink(100, 0, 80, 280) == 0, "the two fingers' points were joined"
+    assert ink(210, 0, 40, 280) == 0, "the second finger drew"
 
 
 def test_clear_and_undo(page):
@@ -423,7 +476,7 @@ def test_keyboard(site, page):
     assert inked_pixels(page, [80, 20, 40, 240]) > 0
     before = len(site.records())
     page.keyboard.press("Enter")
-    expect(page.locator("#result .result-digit")).to_be_visible()
+    expect(page.locator("#result .result-number")).to_be_visible()
     assert len(site.records()) == before + 1
 
 
@@ -504,7 +557,7 @@ def test_the_upload_form_works_without_javascript(open_context):
     with page.expect_navigation():
         page.locator("form.upload-form button[type=submit]").click()
     # Only the DOM is read here: evaluating scripts needs JavaScript.
-    expect(page.locator("#result .result-digit")).to_have_text("7")
+    expect(page.locator("#result .result-number")).to_have_text("7")
     expect(page.locator("#result figure.ink-read img")).to_be_visible()
 
 
@@ -589,7 +642,7 @@ def draw_and_upload_via_pages(page) -> None:
         {"name": "zero.png", "mimeType": "image/png", "buffer": digit_png("0")}
     )
     page.locator("form.upload-form button[type=submit]").click()
-    expect(page.locator("#result .result-digit")).to_be_visible()
+    expect(page.locator("#result .result-number")).to_be_visible()
     page.goto("/")
     draw_with_mouse(page, ZERO)
     predict_and_wait(page)

@@ -12,7 +12,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from jsonschema import Draft202012Validator
 
-from recognizer.tests.support.factories import BOTH_DATABASES, draw_digit
+from recognizer.tests.support.factories import BOTH_DATABASES, draw_digit, draw_number
 
 pytestmark = pytest.mark.django_db(databases=BOTH_DATABASES, transaction=True)
 
@@ -80,10 +80,13 @@ def test_every_route_answers_as_the_served_document_says(client, settings, data_
     api.call("POST", listing, 400, {"image": data_url(draw_digit("blank"))})
     api.call("POST", listing, 400, "[" * 5000 + "]" * 5000)
     api.call("POST", listing, 415, "image=7", "text/plain")
+    number = api.call("POST", listing, 201, {"image": data_url(draw_number("2026"))}).json()
 
     api.call("GET", listing, 200, limit=1)
     api.call("GET", listing, 400, limit=0)
     api.call("GET", listing, 400, cursor="older:not-a-uuid")
+    api.call("GET", listing, 200, number="2026")
+    api.call("GET", listing, 400, number="20x6")
 
     one = created["url"]
     missing = f"/api/predictions/{uuid.uuid1()}/"
@@ -95,6 +98,10 @@ def test_every_route_answers_as_the_served_document_says(client, settings, data_
     api.call("PATCH", one, 200, {"label": None}, headers=token)
     api.call("PATCH", one, 400, {"label": 10}, headers=token)
     api.call("PATCH", one, 400, {}, headers=token)
+    number_token = {"X-Edit-Token": number["edit_token"]}
+    api.call("PATCH", number["url"], 403, {"number": "2027"})
+    api.call("PATCH", number["url"], 200, {"number": "2027"}, headers=number_token)
+    api.call("PATCH", number["url"], 400, {"number": 2027}, headers=number_token)
     api.call("PATCH", one, 415, "label=3", "text/plain", headers=token)
     api.call("PATCH", missing, 404, {"label": 3})
 

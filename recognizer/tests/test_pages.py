@@ -33,7 +33,7 @@ def test_a_plain_form_post_of_a_drawing_shows_and_stores_the_prediction(client, 
     response = client.post("/", {"image": data_url(draw_png("0"))})
     assert response.status_code == 200
     html = response.content.decode()
-    assert 'data-digit="0"' in html
+    assert 'data-number="0"' in html
     assert html.count("<meter") == 10
     assert "What the model saw" in html
     [record] = stored_records()
@@ -47,7 +47,7 @@ def test_a_fetch_post_gets_only_the_result_panel(client, draw_png, data_url):
     assert response.status_code == 200
     html = response.content.decode()
     assert html.lstrip().startswith("<section")
-    assert 'data-digit="1"' in html
+    assert 'data-number="1"' in html
     assert "<html" not in html
 
 
@@ -86,7 +86,7 @@ def test_an_upload_shows_and_stores_the_prediction_with_its_filename(client, dra
     upload = SimpleUploadedFile("my seven.png", draw_png("7", mode="RGB"), content_type="image/png")
     response = client.post("/upload/", {"image": upload})
     assert response.status_code == 200
-    assert 'data-digit="7"' in response.content.decode()
+    assert 'data-number="7"' in response.content.decode()
     [record] = stored_records()
     assert (record.source, record.filename, record.digit) == ("upload", "my seven.png", 7)
 
@@ -120,7 +120,7 @@ def test_the_user_can_correct_a_prediction(client, draw_png, data_url):
     [record] = stored_records()
     response = client.post(f"/history/{record.id}/label/", {"label": "4"}, **FETCH)
     assert response.status_code == 200
-    assert response.json() == {"id": str(record.id), "label": 4}
+    assert response.json() == {"id": str(record.id), "label": 4, "number": "4"}
     assert records.get_record(record.id).label == 4
 
     response = client.post(f"/history/{record.id}/label/", {"label": "1"})

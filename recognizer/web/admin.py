@@ -29,11 +29,14 @@ class PredictRecordAdmin(ReadOnlyAdmin):
         "source",
         "filename",
         "thumbnail",
+        "number",
+        "digits",
         "digit",
         "confidence_percent",
         "unsure",
         "probabilities",
         "label",
+        "corrected_number",
         "model_version",
     )
     fields = readonly_fields
@@ -42,11 +45,10 @@ class PredictRecordAdmin(ReadOnlyAdmin):
     @admin.display(description="Image")
     def thumbnail(self, record: PredictRecord) -> str:
         return format_html(
-            '<img src="{}" width="{}" height="{}" alt="{}">',
+            '<img src="{}" height="{}" alt="{}">',
             png_data_url(record.image),
             IMAGE_SIDE,
-            IMAGE_SIDE,
-            "no digit" if record.digit is None else record.digit,
+            record.number or "no digit",
         )
 
     @admin.display(description="Confidence")

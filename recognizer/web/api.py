@@ -82,7 +82,6 @@ api.add_exception_handler(
 )
 
 
-
 def _busy_decoding(request: HttpRequest, exc: ImageBudgetExceeded) -> HttpResponse:
     response = _error(request, str(exc), 503)
     response["Retry-After"] = str(exc.retry_after)
@@ -143,7 +142,7 @@ def _image(request: HttpRequest) -> tuple[bytes, str, str | None]:
     # (too many expensive images at once) or a front door that cannot reach gunicorn.
     response={201: CreatedRecord, 400: Error, 413: Error, 415: Error, 429: Error, 503: Error},
     url_name="predictions",
-    summary="Recognise a digit and store the prediction",
+    summary="Read a number (one digit or more) and store the prediction",
     openapi_extra=_request_body({MULTIPART: ImageUpload, JSON: ImageJson}),
 )
 def create_prediction(request: HttpRequest, response: HttpResponse):
@@ -169,6 +168,7 @@ def list_predictions(request: HttpRequest, query: Query[ListQuery]):
         digit=query.digit,
         source=query.source,
         model_version=query.model_version,
+        number=query.number,
     )
     return {
         "results": [record_json(record) for record in page.records],
@@ -233,11 +233,13 @@ def correct_prediction(request: HttpRequest, record_id: uuid.UUID):
             403, "Send the prediction's edit_token in the X-Edit-Token header to correct it."
         )
     if _media_type(request) != JSON:
-        raise HttpError(415, 'Send the correction as application/json: {"label": 7}.')
+        raise HttpError(415, 'Send the correction as application/json: {"number": "2026"}.')
     change = _validated(LabelChange, json_object(request.body))
     if (wait := correction_access.retry_after(request)) is not None:
         raise TooManyCorrections(wait)
-    return record_json(records.set_label(record.id, change.label, client_name(request)))
+    return record_json(
+        records.set_corrected_number(record.id, change.corrected_number(), client_name(request))
+    )
 
 
 @api.get(

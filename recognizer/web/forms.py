@@ -3,6 +3,7 @@
 from urllib.parse import urlencode
 
 from django import forms
+from django.core.validators import RegexValidator
 
 from recognizer.recognition import inputs
 from recognizer.storage.models import SOURCES
@@ -46,14 +47,40 @@ class UploadForm(forms.Form):
         return upload.name if upload else None
 
 
+NUMBER_FIELD = {
+    "required": False,
+    "max_length": 10,
+    "validators": [
+        RegexValidator(r"^[0-9]{1,10}$", "A number is 1 to 10 digits, like 2026 or 007.")
+    ],
+    "error_messages": {"max_length": "A number is 1 to 10 digits, like 2026 or 007."},
+}
+
+
 class LabelForm(forms.Form):
-    """The user's correction: the digit the drawing really was."""
+    """The user's correction: the number (or the one digit, as ``label``) it really was."""
 
     label = forms.TypedChoiceField(
         choices=DIGIT_CHOICES,
         coerce=int,
+        empty_value=None,
+        required=False,
         error_messages={"invalid_choice": "The correction must be a digit from 0 to 9."},
     )
+    number = forms.CharField(**NUMBER_FIELD)
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        number, label = cleaned.get("number"), cleaned.get("label")
+        if not number and label is None:
+            raise forms.ValidationError("Send the number it really was, like 2026.")
+        cleaned["number"] = number or str(label)
+        return cleaned
+
+    def first_error(self) -> str:
+        return next(iter(self.errors.values()))[0]
 
 
 class HistoryFilterForm(forms.Form):
@@ -64,7 +91,11 @@ class HistoryFilterForm(forms.Form):
         choices=[("", "Any source")] + [(s, s.capitalize()) for s in SOURCES], required=False
     )
     model_version = forms.CharField(required=False, max_length=80, label="Model version")
+    number = forms.CharField(**NUMBER_FIELD)
     cursor = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def clean_number(self) -> str | None:
+        return self.cleaned_data["number"] or None
 
     def clean_source(self) -> str | None:
         return self.cleaned_data["source"] or None
@@ -87,6 +118,7 @@ class HistoryFilterForm(forms.Form):
             "digit": self.cleaned_data["digit"],
             "source": self.cleaned_data["source"],
             "model_version": self.cleaned_data["model_version"],
+            "number": self.cleaned_data["number"],
         }
 
     def page_url(self, base_url: str, cursor: Cursor | None) -> str | None:

@@ -86,6 +86,13 @@ Correction = Annotated[
     refused_with("The correction must be a digit from 0 to 9."),
 ]
 
+NUMBER_RULE = "A number is 1 to 10 digits, like 2026 or 007."
+NumberText = Annotated[
+    str,
+    Field(strict=True, pattern=r"^[0-9]{1,10}$", examples=["2026"]),
+    refused_with(NUMBER_RULE),
+]
+
 
 class Error(BaseModel):
     error: str = Field(description="what was wrong, for a person")
@@ -120,20 +127,30 @@ class ImageUpload(BaseModel):
 
 
 class LabelChange(BaseModel):
-    """The user's correction; ``{"label": null}`` removes it."""
+    """The user's correction: ``{"number": "2026"}``, or ``{"label": 7}`` for one digit;
+    null removes it."""
 
-    label: Correction = Field(description="the digit the drawing really is, or null")
+    label: Correction = Field(None, description="the digit the drawing really is, or null")
+    number: Annotated[NumberText | None, refused_with(NUMBER_RULE)] = Field(
+        None, description="the number the drawing really is (leading zeros kept), or null"
+    )
 
     @model_validator(mode="before")
     @classmethod
     def _label_is_there(cls, data: Any) -> Any:
         # An empty body must not erase a correction by accident.
-        if isinstance(data, dict) and "label" not in data:
+        if isinstance(data, dict) and not ({"label", "number"} & data.keys()):
             raise PydanticCustomError(
                 REFUSED,
-                'Send the field to change: {"label": 7}, or {"label": null} to remove it.',
+                'Send the field to change: {"number": "2026"} or {"label": 7}, '
+                "or null to remove it.",
             )
+        if isinstance(data, dict) and {"label", "number"} <= data.keys():
+            raise PydanticCustomError(REFUSED, "Send 'number' or 'label', not both.")
         return data
+
+    def corrected_number(self) -> str | None:
+        return self.number if self.label is None else str(self.label)
 
 
 class ListQuery(BaseModel):
@@ -152,20 +169,46 @@ class ListQuery(BaseModel):
     model_version: Annotated[
         str | None, Field(max_length=80, description="only predictions by this model version")
     ] = None
+    number: Annotated[NumberText | None, Field(description="exact match")] = None
+
+
+class DigitResult(BaseModel):
+    """One digit of the number, left to right."""
+
+    digit: Digit
+    confidence: float = Field(ge=0, le=1)
+    probabilities: list[float] = Field(min_length=10, max_length=10)
+    box: list[int] | None = Field(
+        min_length=4,
+        max_length=4,
+        description="[x, y, width, height] in the pixels of the image sent; null for "
+        "records made before numbers were read",
+    )
+    unsure: bool
 
 
 class Record(BaseModel):
     """One stored prediction."""
 
     id: uuid.UUID = Field(description="time-based UUID")
-    digit: Digit | None = Field(description="null when the verdict is no_digit")
-    confidence: float = Field(ge=0, le=1)
-    probabilities: list[float] = Field(min_length=10, max_length=10)
-    unsure: bool
-    verdict: Literal["digit", "unsure", "no_digit"] = Field(
-        description="digit: read; unsure: probably this digit; no_digit: not a digit at all"
+    number: str | None = Field(
+        description='the digits read, e.g. "2026"; null when the verdict is no_digit'
     )
-    label: Digit | None
+    digits: list[DigitResult] = Field(description="left to right; empty for no_digit")
+    digit: Digit | None = Field(
+        description="the digit, when the number has one; null for longer numbers and no_digit"
+    )
+    confidence: float = Field(ge=0, le=1, description="of the least sure digit")
+    probabilities: list[float] = Field(
+        min_length=10, max_length=10, description="of the least sure digit"
+    )
+    unsure: bool = Field(description="true if any digit is unsure")
+    verdict: Literal["digit", "unsure", "no_digit"] = Field(
+        description="digit: read; unsure: probably this number (a digit is unsure, or a "
+        "piece of ink looks like no digit); no_digit: nothing reads as a digit"
+    )
+    label: Digit | None = Field(description="the user's correction, when it is one digit")
+    corrected_number: str | None = Field(description="the user's correction")
     source: Literal[SOURCES]
     filename: str | None
     created_at: datetime
@@ -219,12 +262,15 @@ def record_json(record: PredictRecord) -> dict:
     """The API's view of a record: the one place that decides what a client sees."""
     return {
         "id": record.id,
+        "number": record.number,
+        "digits": record.digit_results(),
         "digit": record.digit,
         "confidence": record.confidence,
         "probabilities": list(record.probabilities),
         "unsure": bool(record.unsure),
         "verdict": record.answer,
         "label": record.label,
+        "corrected_number": record.corrected_number,
         "source": record.source,
         "filename": record.filename,
         "created_at": record.created_at,

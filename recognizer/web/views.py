@@ -8,8 +8,8 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from recognizer.recognition.numbers import read_number
 from recognizer.recognition.pipeline import recognise_and_store
-from recognizer.recognition.predictor import predict_image
 from recognizer.recognition.preprocessing import InvalidImage
 from recognizer.recognition.preview import picture_with_box
 from recognizer.storage import records, spool
@@ -64,15 +64,17 @@ def guess(request: HttpRequest) -> JsonResponse:
     if not form.is_valid():
         return JsonResponse({"error": form.errors["image"][0]}, status=400)
     try:
-        prediction = predict_image(form.cleaned_data["image"])
+        reading = read_number(form.cleaned_data["image"])
     except InvalidImage as exc:
         return JsonResponse({"error": str(exc)}, status=400)
+    single = len(reading.digits) == 1
     return JsonResponse(
         {
-            "digit": prediction.digit,
-            "confidence": prediction.confidence,
-            "unsure": prediction.unsure,
-            "verdict": prediction.verdict,
+            "number": reading.number,
+            "digit": reading.digits[0].digit if single else None,
+            "confidence": min(digit.confidence for digit in reading.digits),
+            "unsure": reading.unsure,
+            "verdict": reading.verdict,
         }
     )
 
@@ -101,7 +103,7 @@ def label(request: HttpRequest, record_id: uuid.UUID) -> HttpResponse:
     if not correction_access.may_correct(request, record):
         status, message = 403, "Only whoever made this prediction (or an admin) may correct it."
     elif not form.is_valid():
-        message = form.errors["label"][0]
+        message = form.first_error()
     elif (wait := correction_access.retry_after(request)) is not None:
         status, message = 429, f"Too many corrections: try again in {wait} seconds."
     if message is not None:
@@ -113,9 +115,13 @@ def label(request: HttpRequest, record_id: uuid.UUID) -> HttpResponse:
         if wait is not None:
             response["Retry-After"] = str(wait)
         return response
-    record = records.set_label(record.id, form.cleaned_data["label"], client_name(request))
+    record = records.set_corrected_number(
+        record.id, form.cleaned_data["number"], client_name(request)
+    )
     if _is_fetch(request):
-        return JsonResponse({"id": str(record.id), "label": record.label})
+        return JsonResponse(
+            {"id": str(record.id), "label": record.label, "number": record.corrected_number}
+        )
     return redirect("recognizer:record", record_id=record.id)
 
 

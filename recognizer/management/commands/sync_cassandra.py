@@ -10,6 +10,7 @@ import time
 
 from cassandra import DriverException
 from cassandra.cluster import NoHostAvailable
+from cassandra.query import SimpleStatement
 from django.conf import settings
 from django.core.management.base import CommandError
 from django.db import connections
@@ -17,7 +18,7 @@ from django_cassandra_engine.management.commands import sync_cassandra
 
 from recognizer.storage.routers import CASSANDRA_ALIAS
 
-INDEXED_COLUMNS = ("digit", "source", "model_version")
+INDEXED_COLUMNS = ("digit", "source", "model_version", "number")
 INDEX_BUILD_TIMEOUT = 120
 # Schema changes wait until the node has written and agreed on the new schema:
 # far slower than the reads and writes that CASSANDRA_REQUEST_TIMEOUT is sized
@@ -30,8 +31,10 @@ class Command(sync_cassandra.Command):
     help = (
         "Create the Cassandra keyspace (CASSANDRA_KEYSPACE, with "
         "CASSANDRA_REPLICATION_FACTOR), the predict_record and predict_bucket "
-        "tables, and the SAI indexes on predict_record(digit) and "
-        "predict_record(source). Safe to run again."
+        "tables (adding columns a newer version defines to existing tables), and "
+        "the SAI indexes on predict_record(digit), (source), (model_version) and "
+        "(number). Safe to "
+        "run again."
     )
 
     def handle(self, **options):
@@ -50,12 +53,15 @@ class Command(sync_cassandra.Command):
             ) from exc
 
     def sync(self, alias):
+        adds_numbers = alias == CASSANDRA_ALIAS and self._table_lacks_numbers(alias)
         super().sync(alias)
         if alias != CASSANDRA_ALIAS:
             return
         connection = connections[alias]
         keyspace = connection.settings_dict["NAME"]
         session = connection.connection.session
+        if adds_numbers:
+            self._backfill_numbers(session, keyspace)
         for column in INDEXED_COLUMNS:
             self.stdout.write(f"Indexing {keyspace}.predict_record({column}) ..")
             session.execute(
@@ -64,6 +70,39 @@ class Command(sync_cassandra.Command):
             )
         self._wait_until_queryable(session, keyspace)
         self.stdout.write(self.style.SUCCESS(f"Cassandra keyspace {keyspace} is ready."))
+
+    def _table_lacks_numbers(self, alias: str) -> bool:
+        """True when predict_record exists without the number column: records made
+        before numbers existed, which the backfill below gives their number."""
+        connection = connections[alias]
+        connection.connect()
+        rows = connection.connection.session.execute(
+            "SELECT column_name FROM system_schema.columns "
+            "WHERE keyspace_name = %s AND table_name = 'predict_record'",
+            [connection.settings_dict["NAME"]],
+        )
+        names = {row["column_name"] for row in rows}
+        return bool(names) and "number" not in names
+
+    def _backfill_numbers(self, session, keyspace: str) -> None:
+        # Once, when the column is added: old records get number = digit, so that the
+        # exact-match number filter finds them too (reading already shows it).
+        self.stdout.write(f"Giving {keyspace}.predict_record's old records their number ..")
+        update = session.prepare(
+            f"UPDATE {keyspace}.predict_record SET number = ? WHERE bucket = ? AND id = ?"
+        )
+        rows = session.execute(
+            SimpleStatement(
+                f"SELECT bucket, id, digit, number FROM {keyspace}.predict_record",
+                fetch_size=1000,
+            )
+        )
+        count = 0
+        for row in rows:
+            if row["number"] is None and row["digit"] is not None:
+                session.execute(update, [str(row["digit"]), row["bucket"], row["id"]])
+                count += 1
+        self.stdout.write(f"{count} old record(s) updated.")
 
     def _wait_until_queryable(self, session, keyspace: str) -> None:
         # SAI indexes build in the background; a filtered query before the

@@ -91,3 +91,56 @@ def phone_photo(width: int = 4000, height: int = 3000, quality: int = 85) -> byt
         buffer, format="JPEG", quality=quality
     )
     return buffer.getvalue()
+
+
+# Each digit as pen strokes (polylines) in a 100 x 180 cell, the way a person writes
+# it: the 4 and the 5 take two strokes. Used to draw numbers in PIL and, in the
+# browser tests, with the mouse and the finger.
+DIGIT_STROKES = {
+    "0": [[(50, 10), (15, 40), (10, 100), (25, 160), (55, 172), (85, 145), (90, 80),
+           (80, 30), (50, 10)]],
+    "1": [[(45, 25), (60, 10), (60, 172)]],
+    "2": [[(12, 50), (30, 15), (65, 10), (88, 38), (82, 80), (12, 168), (95, 168)]],
+    "3": [[(12, 25), (50, 8), (85, 35), (75, 75), (40, 88), (85, 110), (88, 150),
+           (55, 172), (12, 160)]],
+    "4": [[(62, 10), (10, 120), (95, 120)], [(70, 55), (70, 175)]],
+    "5": [[(22, 12), (15, 85), (55, 72), (88, 105), (85, 150), (50, 172), (12, 160)],
+          [(22, 12), (90, 12)]],
+    "6": [[(80, 12), (35, 55), (12, 120), (28, 168), (70, 168), (88, 128), (62, 98),
+           (25, 110)]],
+    "7": [[(10, 15), (90, 15), (40, 175)]],
+    "8": [[(50, 90), (18, 55), (50, 10), (82, 55), (50, 90), (12, 130), (50, 175),
+           (88, 130), (50, 90)]],
+    "9": [[(85, 55), (50, 90), (15, 55), (50, 10), (85, 45), (78, 175)]],
+}  # fmt: skip
+CELL_WIDTH, CELL_HEIGHT = 100, 180
+
+
+def number_strokes(
+    text: str, left: float, top: float, height: float, gap: float = 0.5
+) -> list[list[tuple[float, float]]]:
+    """Strokes (lists of points) writing ``text`` from (left, top), digits ``height``
+    tall and ``gap`` digit-widths apart."""
+    scale = height / CELL_HEIGHT
+    strokes = []
+    for index, char in enumerate(text):
+        x0 = left + index * CELL_WIDTH * scale * (1 + gap)
+        for stroke in DIGIT_STROKES[char]:
+            strokes.append([(x0 + x * scale, top + y * scale) for x, y in stroke])
+    return strokes
+
+
+def draw_number(text: str, width: int = 840, height: int = 280, gap: float = 0.5) -> bytes:
+    """A number written on a transparent canvas with the strokes above (canvas PNG)."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    pen = ImageDraw.Draw(image)
+    digit_height = height * 0.6
+    for stroke in number_strokes(text, height * 0.2, height * 0.2, digit_height, gap):
+        pen.line(stroke, fill=(0, 0, 0, 255), width=round(digit_height / 10), joint="curve")
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()

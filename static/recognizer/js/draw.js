@@ -12,7 +12,11 @@
   var resultSlot = document.getElementById("result-slot");
   var ctx = canvas.getContext("2d");
 
-  var SIZE = 280;           // CSS pixels
+  // The drawing's own coordinates: room for six digits written naturally. The element
+  // is scaled by CSS to fit the screen (the full width of a phone); points are mapped
+  // back into these coordinates, so the picture sent is the same on every screen.
+  var WIDTH = 840;
+  var HEIGHT = 280;
   var LINE_WIDTH = 20;      // about MNIST's stroke width once scaled to 20 px
   var GUESS_DELAY_MS = 250;
 
@@ -26,8 +30,8 @@
   // as many pixels, and drawing is scaled to match.
   function setUpResolution() {
     var ratio = Math.max(1, Math.min(window.devicePixelRatio || 1, 3));
-    canvas.width = Math.round(SIZE * ratio);
-    canvas.height = Math.round(SIZE * ratio);
+    canvas.width = Math.round(WIDTH * ratio);
+    canvas.height = Math.round(HEIGHT * ratio);
     ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
     redraw();
   }
@@ -51,7 +55,7 @@
   }
 
   function redraw() {
-    ctx.clearRect(0, 0, SIZE, SIZE);
+    ctx.clearRect(0, 0, WIDTH, HEIGHT);
     strokes.forEach(drawStroke);
     if (current) drawStroke(current);
   }
@@ -59,8 +63,8 @@
   function pointFrom(event) {
     var box = canvas.getBoundingClientRect();
     return [
-      (event.clientX - box.left) * (SIZE / box.width),
-      (event.clientY - box.top) * (SIZE / box.height),
+      (event.clientX - box.left) * (WIDTH / box.width),
+      (event.clientY - box.top) * (HEIGHT / box.height),
     ];
   }
 
@@ -179,10 +183,12 @@
           liveGuess.textContent = "That doesn't look like a digit yet.";
         } else {
           var pct = (body.confidence * 100).toFixed(0) + "%";
-          var digit = window.recognizerWords.withArticle(body.digit);
+          var what = body.digit === null
+            ? body.number
+            : window.recognizerWords.withArticle(body.digit);
           liveGuess.textContent = body.unsure
-            ? "Not sure yet… maybe " + digit + " (" + pct + ")"
-            : "Looks like " + digit + " (" + pct + ")";
+            ? "Not sure yet… maybe " + what + " (" + pct + ")"
+            : "Looks like " + what + " (" + pct + ")";
         }
       })
       .catch(function () {
@@ -193,7 +199,7 @@
   form.addEventListener("submit", function (event) {
     if (isEmpty()) {
       event.preventDefault();
-      liveGuess.textContent = "Draw a digit first.";
+      liveGuess.textContent = "Write a number first.";
       return;
     }
     var data = formData();

@@ -19,7 +19,7 @@
       .then(function (body) {
         status.textContent = body.error
           ? body.error
-          : "Thanks! Saved: it was " + window.recognizerWords.withArticle(body.label) + ".";
+          : "Thanks! Saved: it was " + body.number + ".";
         form.classList.toggle("saved", !body.error);
       })
       .catch(function () {

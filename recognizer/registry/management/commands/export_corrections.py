@@ -16,7 +16,9 @@ class Command(BaseCommand):
         "Export corrected predictions to an .npz file: images (N x 28 x 28 uint8, the "
         "model's input, white on black), labels (the corrected digits), clients (who "
         "corrected, hashed) and record_ids. Reads the correction table by day, never the "
-        "whole records table. The newest correction of a record counts."
+        "whole records table. The newest correction of a record counts. A corrected "
+        "number gives one image and label per digit, when it has as many digits as "
+        "were segmented (else the record is left out)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -1,0 +1,171 @@
+"""Read a whole number (1 to 10 digits) from an image: find the digits, then classify
+them all in one batched model call.
+
+The steps: decode and crop to the ink exactly as for one digit
+(``preprocessing.find_ink``), split the ink into candidate digits
+(``segmentation.segment``), preprocess each candidate as MNIST was made
+(``preprocessing.ink_to_mnist``), score every candidate in one model call, keep
+the best cut of each group of touching digits (``segmentation.best_cut``).
+
+One digit stays exactly what it was before numbers existed: when the answer is one
+digit, its model input is made from the whole ink by the same function as
+``predictor.predict_image`` and classified by the same single-image call, so the
+answer, the probabilities and the verdict (digit, unsure, no_digit) are identical.
+The whole ink is also what is read when it holds more separate marks than a number
+has digits (noise, texture, scribble: the model says "no digit" where it can) and
+when no piece of it reads as a digit.
+
+"No digit" inside a number: with an eleven-output model, a piece the model calls "no
+digit" is kept in the number, as its most likely digit, flagged unsure; the number is
+then "not sure" rather than silently shorter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from recognizer.recognition.predictor import (
+    DIGIT,
+    NO_DIGIT,
+    UNSURE,
+    Prediction,
+    Predictor,
+    get_predictor,
+)
+from recognizer.recognition.preprocessing import (
+    Fractions,
+    Ink,
+    find_ink,
+    ink_to_mnist,
+    inspect_ink,
+    one_digit_input,
+)
+from recognizer.recognition.segmentation import NotANumber, Segment, best_cut, segment
+
+Box = tuple[int, int, int, int]  # x, y, width, height in the pixels of the image sent
+
+
+@dataclass(frozen=True)
+class DigitReading:
+    """One digit of a number: the prediction for its own 28x28 input, and where it is."""
+
+    prediction: Prediction
+    box: Box
+
+    @property
+    def digit(self) -> int | None:
+        return self.prediction.digit
+
+    @property
+    def confidence(self) -> float:
+        return self.prediction.confidence
+
+    @property
+    def unsure(self) -> bool:
+        return self.prediction.unsure
+
+
+@dataclass(frozen=True)
+class NumberPrediction:
+    digits: tuple[DigitReading, ...]  # left to right
+    model_version: str
+    # Where the ink that was read lies in the picture (left, top, right, bottom as
+    # fractions of its width and height), for the page that shows it.
+    ink_box: Fractions | None = None
+
+    @property
+    def verdict(self) -> str:
+        """NO_DIGIT when nothing reads as a digit (then there is one reading, of the
+        whole ink); UNSURE when any digit is; else DIGIT."""
+        if all(reading.prediction.verdict == NO_DIGIT for reading in self.digits):
+            return NO_DIGIT
+        return UNSURE if any(reading.unsure for reading in self.digits) else DIGIT
+
+    @property
+    def number(self) -> str | None:
+        """The digits as text, leading zeros kept ("007"); None for "no digit"."""
+        if self.verdict == NO_DIGIT:
+            return None
+        return "".join(str(reading.digit) for reading in self.digits)
+
+    @property
+    def unsure(self) -> bool:
+        """A number is only as sure as its least sure digit."""
+        return self.verdict == UNSURE
+
+
+def read_number(data: bytes, predictor: Predictor | None = None) -> NumberPrediction:
+    """The number written in an image file's bytes. Raises InvalidImage for bad input,
+    including ink with more than ten separate marks (NotANumber)."""
+    predictor = predictor or get_predictor()
+    ink = find_ink(data)
+    try:
+        groups = segment(ink.strength)
+    except NotANumber:
+        return _one_digit(predictor, ink)
+    segments = [candidate for group in groups for candidate in group.segments]
+    if len(segments) > 1:
+        model_inputs = np.stack([ink_to_mnist(candidate.ink) for candidate in segments])
+        probabilities = predictor.probabilities_for_few(model_inputs)
+        # How much each candidate looks like a digit: a piece the model calls "no
+        # digit" scores low, so cuts into non-digits lose.
+        confidences = probabilities[:, :10].max(axis=1)
+        chosen, offset = [], 0
+        for group in groups:
+            cut = best_cut(group, confidences[offset:], predictor.unsure_threshold)
+            chosen += [offset + index for index in cut]
+            offset += len(group.segments)
+        if len(chosen) > 1:
+            readings = tuple(
+                _reading(predictor, model_inputs[k], probabilities[k], segments[k], ink)
+                for k in chosen
+            )
+            if not all(reading.prediction.verdict == NO_DIGIT for reading in readings):
+                return NumberPrediction(
+                    digits=tuple(_kept_in_number(reading) for reading in readings),
+                    model_version=predictor.version,
+                    ink_box=ink.box,
+                )
+    return _one_digit(predictor, ink)
+
+
+def _one_digit(predictor: Predictor, ink: Ink) -> NumberPrediction:
+    """Today's one-digit path, on the whole ink (see the module docstring)."""
+    model_input, report = one_digit_input(ink)
+    prediction = predictor.judge(model_input, predictor.probabilities_for(model_input), report)
+    box = ink.pixel_box(0, 0, ink.strength.shape[1], ink.strength.shape[0])
+    return NumberPrediction(
+        digits=(DigitReading(prediction, box),),
+        model_version=predictor.version,
+        ink_box=prediction.ink_box,
+    )
+
+
+def _kept_in_number(reading: DigitReading) -> DigitReading:
+    """A piece the model calls "no digit" stays in the number as its most likely
+    digit, unsure (see the module docstring)."""
+    prediction = reading.prediction
+    if prediction.verdict != NO_DIGIT:
+        return reading
+    digit = int(np.argmax(prediction.probabilities))
+    unsure = replace(
+        prediction,
+        digit=digit,
+        confidence=float(prediction.probabilities[digit]),
+        verdict=UNSURE,
+    )
+    return replace(reading, prediction=unsure)
+
+
+def _reading(
+    predictor: Predictor,
+    model_input: np.ndarray,
+    probabilities: np.ndarray,
+    candidate: Segment,
+    ink: Ink,
+) -> DigitReading:
+    prediction = predictor.judge(model_input, probabilities, inspect_ink(model_input))
+    box = ink.pixel_box(candidate.left, candidate.top, candidate.width, candidate.height)
+    return DigitReading(prediction, box)

@@ -1,0 +1,149 @@
+"""Reading whole numbers: segmentation, one batched model call, one digit unchanged."""
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.conf import settings
+
+from recognizer.recognition.mnist_data import MnistDataError, load_mnist
+from recognizer.recognition.numbers import read_number
+from recognizer.recognition.predictor import NO_DIGIT, UNSURE, get_predictor, predict_image
+from recognizer.tests.support.factories import draw_digit, draw_number
+from recognizer.tests.support.written_numbers import SEPARATE_SPACINGS, write_number
+
+
+def test_it_reads_a_drawn_four_digit_number_with_a_box_per_digit_left_to_right():
+    reading = read_number(draw_number("2026"))
+
+    assert reading.number == "2026"
+    assert not reading.unsure
+    boxes = [digit.box for digit in reading.digits]
+    assert all(0 <= x and x + w <= 840 and 0 <= y and y + h <= 280 for x, y, w, h in boxes)
+    for (x1, _, w1, _), (x2, _, _, _) in zip(boxes, boxes[1:], strict=False):
+        assert x1 + w1 <= x2, "boxes overlap or are out of order"
+    for digit in reading.digits:
+        assert len(digit.prediction.probabilities) == 10
+        assert digit.prediction.model_input.shape == (28, 28)
+
+
+def test_it_keeps_leading_zeros():
+    assert read_number(draw_number("007")).number == "007"
+
+
+def test_the_two_strokes_of_a_4_and_of_a_5_stay_one_digit_each():
+    assert read_number(draw_number("45")).number == "45"
+
+
+def test_a_pen_dot_beside_a_digit_is_not_read_as_a_digit():
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.open(io.BytesIO(draw_number("72"))).convert("RGBA")
+    ImageDraw.Draw(image).ellipse([300, 220, 310, 230], fill=(0, 0, 0, 255))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+
+    assert read_number(buffer.getvalue()).number == "72"
+
+
+def test_touching_digits_are_cut_apart():
+    assert read_number(draw_number("00", gap=-0.05)).number == "00"
+
+
+@pytest.mark.parametrize("kind", ["0", "1", "7"])
+def test_one_digit_reads_exactly_as_before_numbers_existed(kind):
+    image = draw_digit(kind)
+    today = predict_image(image)
+
+    reading = read_number(image)
+
+    assert len(reading.digits) == 1
+    assert reading.digits[0].prediction.probabilities == today.probabilities
+    assert reading.digits[0].unsure == today.unsure
+    assert reading.number == str(today.digit)
+
+
+def test_all_digits_of_a_number_go_to_the_model_in_one_call(monkeypatch):
+    predictor = get_predictor()
+    calls = []
+    batch = predictor.probabilities_for_few
+    monkeypatch.setattr(
+        predictor, "probabilities_for_few", lambda x: calls.append(len(x)) or batch(x)
+    )
+    monkeypatch.setattr(predictor, "probabilities_for", lambda x: pytest.fail("single call"))
+
+    assert read_number(draw_number("135790", width=1200)).number == "135790"
+    assert calls == [6]
+
+
+def test_a_number_is_unsure_when_one_of_its_digits_is():
+    sure = read_number(draw_number("11"))
+    doubtful = replace(
+        sure.digits[1], prediction=replace(sure.digits[1].prediction, verdict=UNSURE)
+    )
+
+    assert not sure.unsure
+    assert replace(sure, digits=(sure.digits[0], doubtful)).unsure
+
+
+def test_ink_with_more_marks_than_a_number_has_digits_is_read_as_one_doubtful_mark():
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGBA", (840, 280), (0, 0, 0, 0))
+    pen = ImageDraw.Draw(image)
+    for index in range(12):
+        pen.line([(20 + 68 * index, 60), (20 + 68 * index, 220)], fill="black", width=12)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+
+    reading = read_number(buffer.getvalue())
+
+    # Never a 12-digit number, and never a confident digit: the whole ink is judged as
+    # one digit would be, and it looks like no single digit.
+    assert len(reading.digits) == 1
+    assert reading.verdict in (UNSURE, NO_DIGIT)
+
+
+@pytest.mark.slow
+def test_separated_numbers_of_mnist_test_digits_are_read_right():
+    folder = Path(settings.MNIST_DATA_DIR)
+    if not folder.is_dir():
+        pytest.skip(f"MNIST data not found at {folder}: set MNIST_DATA")
+    try:
+        mnist = load_mnist(folder)
+    except MnistDataError as exc:
+        pytest.fail(f"MNIST data at {folder} is unusable: {exc}")
+    rng = np.random.default_rng(11)
+    hits = []
+    for n in range(120):
+        picks = rng.integers(0, len(mnist.x_test), size=n % 5 + 2)
+        number = write_number(
+            [mnist.x_test[i] for i in picks],
+            [int(mnist.y_test[i]) for i in picks],
+            rng,
+            spacing=SEPARATE_SPACINGS[n % 3],
+            style=("canvas", "photo")[n % 2],
+        )
+        hits.append(read_number(number.image).number == number.text)
+    assert np.mean(hits) >= 0.95, f"{np.mean(hits):.1%} of 120 numbers read right"
+
+
+def test_a_photo_full_of_specks_is_answered_with_at_most_ten_digits():
+    import io
+
+    from PIL import Image
+
+    rng = np.random.default_rng(3)
+    paper = np.full((400, 400), 230, dtype=np.uint8)
+    paper[rng.random((400, 400)) < 0.05] = 0  # thousands of one-pixel specks
+    buffer = io.BytesIO()
+    Image.fromarray(paper).save(buffer, format="PNG")
+
+    reading = read_number(buffer.getvalue())
+
+    assert 1 <= len(reading.digits) <= 10

@@ -1,0 +1,166 @@
+"""Benchmark reading whole numbers: exact-number accuracy and latency.
+
+Run from the repository root:  .venv/bin/python scripts/bench_numbers.py [--count 3000]
+
+Builds numbers of 1 to 6 digits from MNIST **test** digits only (the model never saw
+them), half canvas-style (black strokes on a transparent PNG) and half photo-style (dark
+pen on lit paper, blurred, noisy JPEG), each with one kind of spacing (wide,
+separated, close, touching, overlapping by up to a quarter of a digit's width; see
+recognizer/tests/support/written_numbers.py), digit sizes varying by +-20 % inside a
+number and a wobbling baseline. Prints the exact-number accuracy per length, per
+spacing and per style, checks that one digit reads exactly as ``predict_image`` reads
+it, and times ``read_number`` in this process for 6-digit numbers (one TensorFlow
+thread, as in a web worker). Ends with the targets and whether each is met.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mnistsite.settings")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import django  # noqa: E402
+
+django.setup()
+
+import numpy as np  # noqa: E402
+from django.conf import settings  # noqa: E402
+
+from recognizer.recognition.mnist_data import MnistDataError, load_mnist  # noqa: E402
+from recognizer.recognition.numbers import read_number  # noqa: E402
+from recognizer.recognition.predictor import get_predictor, predict_image, warm_up  # noqa: E402
+from recognizer.tests.support.written_numbers import (  # noqa: E402
+    SEPARATE_SPACINGS,
+    SPACINGS,
+    STYLES,
+    WrittenNumber,
+    write_number,
+)
+
+MAX_LENGTH = 6
+TARGETS = {"separated": 0.98, "touching": 0.90, "p95_ms": 25.0}
+
+
+def build(x_test, y_test, count: int, seed: int) -> list[WrittenNumber]:
+    rng = np.random.default_rng(seed)
+    spacings = list(SPACINGS)
+    numbers = []
+    for n in range(count):
+        length = n % MAX_LENGTH + 1
+        picks = rng.integers(0, len(x_test), size=length)
+        numbers.append(
+            write_number(
+                [x_test[i] for i in picks],
+                [int(y_test[i]) for i in picks],
+                rng,
+                spacing=spacings[(n // MAX_LENGTH) % len(spacings)],
+                style=STYLES[(n // (MAX_LENGTH * len(spacings))) % len(STYLES)],
+            )
+        )
+    return numbers
+
+
+def percent(hits: list[bool]) -> str:
+    return f"{100 * np.mean(hits):6.2f} % ({sum(hits):>4}/{len(hits)})" if hits else "-"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=3000, help="numbers to build (>= 2000)")
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--timing-runs", type=int, default=300, help="6-digit reads timed")
+    parser.add_argument("--show-errors", type=int, default=0, help="print this many misreads")
+    args = parser.parse_args()
+    try:
+        mnist = load_mnist(Path(settings.MNIST_DATA_DIR))
+    except MnistDataError as exc:
+        print(f"MNIST unavailable: {exc}", file=sys.stderr)
+        return 2
+    warm_up()
+    predictor = get_predictor()
+    numbers = build(mnist.x_test, mnist.y_test, args.count, args.seed)
+
+    by_length, by_spacing, by_style = defaultdict(list), defaultdict(list), defaultdict(list)
+    single_same = []
+    errors = []
+    started = time.perf_counter()
+    for number in numbers:
+        reading = read_number(number.image, predictor)
+        hit = reading.number == number.text
+        by_length[len(number.text)].append(hit)
+        if len(number.text) > 1:
+            by_spacing[number.spacing].append(hit)
+            by_style[number.style].append(hit)
+        else:
+            today = predict_image(number.image)
+            single_same.append(
+                len(reading.digits) == 1
+                and reading.digits[0].prediction.probabilities == today.probabilities
+                and reading.digits[0].unsure == today.unsure
+            )
+        if not hit:
+            errors.append((number, reading.number))
+    elapsed = time.perf_counter() - started
+
+    print(f"{len(numbers)} numbers from MNIST test digits, read in {elapsed:.1f} s\n")
+    print("Exact-number accuracy per length (all spacings and styles):")
+    for length in sorted(by_length):
+        print(f"  {length} digit{'s' if length > 1 else ' '}  {percent(by_length[length])}")
+    print("\nPer spacing (numbers of 2-6 digits):")
+    for spacing in SPACINGS:
+        print(f"  {spacing:<12} {percent(by_spacing[spacing])}")
+    print("\nPer style (numbers of 2-6 digits):")
+    for style in STYLES:
+        print(f"  {style:<12} {percent(by_style[style])}")
+    print(f"\nOne digit read exactly as predict_image reads it: {percent(single_same)}")
+    for number, read in errors[: args.show_errors]:
+        print(f"  misread {number.text} as {read} ({number.style}, {number.spacing})")
+
+    six = [number for number in numbers if len(number.text) == MAX_LENGTH]
+    timings = []
+    for k in range(args.timing_runs):
+        image = six[k % len(six)].image
+        start = time.perf_counter()
+        read_number(image, predictor)
+        timings.append((time.perf_counter() - start) * 1000)
+    ones = [number for number in numbers if len(number.text) == 1][: args.timing_runs]
+    one_new, one_old = [], []
+    for number in ones:
+        start = time.perf_counter()
+        read_number(number.image, predictor)
+        one_new.append((time.perf_counter() - start) * 1000)
+        start = time.perf_counter()
+        predict_image(number.image)
+        one_old.append((time.perf_counter() - start) * 1000)
+    p50, p95, p99 = np.percentile(timings, [50, 95, 99])
+    print(f"\n6-digit read_number in process: p50 {p50:.1f} ms, p95 {p95:.1f} ms, p99 {p99:.1f} ms")
+    print(
+        f"1 digit: read_number p50 {np.median(one_new):.2f} ms, "
+        f"predict_image p50 {np.median(one_old):.2f} ms"
+    )
+
+    separated = sum((by_spacing[s] for s in SEPARATE_SPACINGS), [])
+    touching = by_spacing["touching"] + by_spacing["overlapping"]
+    print("\nTargets:")
+    results = [
+        ("separated digits >= 98 %", np.mean(separated), TARGETS["separated"], True),
+        ("touching/overlapping >= 90 %", np.mean(touching), TARGETS["touching"], True),
+        ("6-digit p95 <= 25 ms", p95, TARGETS["p95_ms"], False),
+    ]
+    for name, value, target, higher in results:
+        met = value >= target if higher else value <= target
+        shown = f"{100 * value:.2f} %" if higher else f"{value:.1f} ms"
+        print(f"  {name:<30} {shown:>10}  {'met' if met else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
