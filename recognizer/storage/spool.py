@@ -44,18 +44,11 @@ PENDING = "pending.jsonl"
 REPLAYING = "replaying.jsonl"
 # Replay files of older versions (one per attempt: replaying-<ns>.jsonl).
 _OLD_REPLAYING = "replaying-*.jsonl"
-_FIELDS = (
-    "source",
-    "filename",
-    "digit",
-    "confidence",
-    "probabilities",
-    "unsure",
-    "verdict",  # absent from lines spooled before verdicts existed: decode copes
-    "model_version",
-    "label",
-    "edit_token_hash",
-)
+# Every column but those derived from the id (bucket, created_at) and the image,
+# which is written as base64: a column added to PredictRecord is spooled too. Lines
+# spooled before a column existed lack it, and decode leaves it unset.
+_DERIVED = ("bucket", "id", "created_at", "image")
+_FIELDS = tuple(name for name in PredictRecord._columns if name not in _DERIVED)
 
 
 @dataclass(frozen=True)

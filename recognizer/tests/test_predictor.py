@@ -13,6 +13,8 @@ from PIL import Image, ImageDraw
 from recognizer.recognition import predictor as predictor_module
 from recognizer.recognition.mnist_data import MnistData, MnistDataError, load_mnist
 from recognizer.recognition.predictor import (
+    NO_DIGIT,
+    UNSURE,
     ModelUnavailable,
     Prediction,
     Predictor,
@@ -66,7 +68,8 @@ def png(image: Image.Image) -> bytes:
 def test_predict_arrays_reaches_99_5_percent_on_the_mnist_test_set(mnist):
     digits, probabilities = predict_arrays(mnist.x_test)
     assert digits.shape == (10_000,)
-    assert probabilities.shape == (10_000, 10)
+    # Ten digits, then "no digit" for a model that has that output.
+    assert probabilities.shape == (10_000, get_predictor().outputs)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-4)
     accuracy = float((digits == mnist.y_test).mean())
     assert accuracy >= 0.995, f"MNIST test accuracy {accuracy:.4f}"
@@ -132,7 +135,7 @@ def test_a_prediction_has_the_documented_fields(mnist):
     assert len(result.probabilities) == 10
     assert all(isinstance(p, float) for p in result.probabilities)
     assert result.confidence == max(result.probabilities)
-    assert abs(sum(result.probabilities) - 1.0) < 1e-4
+    assert abs(sum(result.probabilities) + result.no_digit_probability - 1.0) < 1e-4
     assert isinstance(result.model_version, str) and result.model_version
     assert result.model_version == get_predictor().version
     assert result.model_input.shape == (28, 28) and result.model_input.dtype == np.uint8
@@ -155,14 +158,14 @@ def scribble() -> bytes:
     return png(image)
 
 
-def test_it_marks_an_ambiguous_scribble_as_unsure():
-    assert predict_image(scribble()).unsure
+def test_an_ambiguous_scribble_is_not_read_as_a_sure_digit():
+    assert predict_image(scribble()).verdict in (UNSURE, NO_DIGIT)
 
 
-def test_it_marks_a_dash_as_unsure():
+def test_a_dash_is_not_read_as_a_sure_digit():
     image = Image.new("L", (CANVAS, CANVAS), 255)
     ImageDraw.Draw(image).line([(40, 140), (240, 150)], fill=0, width=12)
-    assert predict_image(png(image)).unsure
+    assert predict_image(png(image)).verdict in (UNSURE, NO_DIGIT)
 
 
 def test_a_low_confidence_answer_is_unsure(mnist, monkeypatch):
@@ -193,7 +196,7 @@ def test_predict_arrays_handles_sizes_that_are_not_a_multiple_of_the_batch(mnist
     single = np.array([get_predictor().probabilities_for(x) for x in sample[:5]])
     np.testing.assert_allclose(probabilities[:5], single, atol=1e-5)
     assert digits.shape == (300,)
-    assert predict_arrays(sample[:0])[1].shape == (0, 10)
+    assert predict_arrays(sample[:0])[1].shape == (0, get_predictor().outputs)
 
 
 def test_warm_up_loads_the_model_and_model_info_reports_it():
