@@ -1,10 +1,13 @@
 """Recognise a digit and record it: the one path that pages, the API and
 commands share, so every prediction a user sees is stored the same way."""
 
+import io
 import json
 
 import numpy as np
+from PIL import Image
 
+from recognizer.recognition.images import IMAGE_SIDE
 from recognizer.recognition.numbers import DigitReading, NumberPrediction, read_number
 from recognizer.recognition.predictor import NO_DIGIT
 from recognizer.recognition.preprocessing import encode_png
@@ -52,6 +55,20 @@ def record_for(prediction: NumberPrediction, source: str, filename: str | None) 
     # Not stored: where the ink was in the picture, for the page that shows it.
     record.ink_box = prediction.ink_box
     return record
+
+
+def model_inputs_of(image: bytes | None) -> list[np.ndarray]:
+    """The 28x28 model inputs in a record's ``image`` (see record_for), one per digit
+    segmented, left to right; none when the image is missing or unreadable."""
+    if not image:
+        return []
+    try:
+        strip = np.asarray(Image.open(io.BytesIO(image)).convert("L"))
+    except OSError:
+        return []
+    if strip.shape[0] != IMAGE_SIDE or strip.shape[1] % IMAGE_SIDE:
+        return []
+    return [strip[:, left : left + IMAGE_SIDE] for left in range(0, strip.shape[1], IMAGE_SIDE)]
 
 
 def digit_result(reading: DigitReading) -> dict:

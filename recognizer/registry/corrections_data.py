@@ -8,14 +8,13 @@ retraining run can be repeated on exactly the same data elsewhere.
 from __future__ import annotations
 
 import hashlib
-import io
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
+from recognizer.recognition.pipeline import model_inputs_of
 from recognizer.storage import corrections, records
 
 NPZ_KEYS = ("images", "labels", "clients", "record_ids")
@@ -75,7 +74,7 @@ def from_cassandra(since: datetime | None = None) -> CorrectionSet:
         record = records.get_record(row.record_id)
         if record is None or record.image is None:
             continue
-        pieces = digit_images(record.image)
+        pieces = model_inputs_of(record.image)
         if len(pieces) != len(number):
             continue
         images += pieces
@@ -92,16 +91,6 @@ def corrected_number(row) -> str | None:
     if row.number is not None:
         return row.number
     return None if row.label is None else str(row.label)
-
-
-def digit_images(png: bytes) -> list[np.ndarray]:
-    """The model inputs stored with a record: one 28x28 image per segmented digit,
-    side by side (see recognizer.recognition.pipeline.record_for)."""
-    strip = np.asarray(Image.open(io.BytesIO(png)).convert("L"))
-    side = strip.shape[0]
-    if side != 28 or strip.shape[1] % side:
-        return []
-    return [strip[:, start : start + side] for start in range(0, strip.shape[1], side)]
 
 
 def save_npz(data: CorrectionSet, path: Path) -> None:

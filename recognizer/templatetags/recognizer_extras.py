@@ -39,21 +39,15 @@ def with_article(number: int) -> str:
 def digit_cells(record) -> list[tuple[dict, str]]:
     """Each digit's result with its own 28x28 image, cut from the record's image (the
     digits' inputs side by side, as stored by recognizer.recognition.pipeline)."""
-    import io
-
-    from PIL import Image
+    from recognizer.recognition.pipeline import model_inputs_of
+    from recognizer.recognition.preprocessing import encode_png
 
     results = record.digit_results()
-    images = [""] * len(results)
-    if record.image and results:
-        try:
-            strip = Image.open(io.BytesIO(record.image))
-            if strip.width == 28 * len(results):
-                images = []
-                for index in range(len(results)):
-                    buffer = io.BytesIO()
-                    strip.crop((28 * index, 0, 28 * index + 28, 28)).save(buffer, format="PNG")
-                    images.append(png_data_url(buffer.getvalue()))
-        except OSError:
-            pass  # an unreadable thumbnail: show the digits without pictures
-    return list(zip(results, images, strict=True))
+    images = model_inputs_of(record.image) if results else []
+    if len(images) != len(results):
+        # Not one image per digit (an unreadable thumbnail): show the digits alone.
+        return [(result, "") for result in results]
+    return [
+        (result, png_data_url(encode_png(image)))
+        for result, image in zip(results, images, strict=True)
+    ]

@@ -74,6 +74,28 @@ def test_export_writes_the_images_and_current_labels(tmp_path):
         assert data["record_ids"].tolist() == [str(first.id)]
 
 
+def test_export_writes_each_digit_of_a_corrected_number_with_its_own_label(tmp_path):
+    pieces = [np.full((28, 28), 40 * (i + 1), np.uint8) for i in range(3)]
+    digits = json.dumps([{"digit": 1, "confidence": 0.9} for _ in pieces])  # as segmented
+    number = records.save_record(
+        make_record(digit=None, number="111", digits=digits, image=encode_png(np.hstack(pieces)))
+    )
+    too_short = records.save_record(
+        make_record(digit=None, number="111", digits=digits, image=encode_png(np.hstack(pieces)))
+    )
+    records.set_corrected_number(number.id, "407", "session:aaaa")
+    records.set_corrected_number(too_short.id, "47", "session:bbbb")  # 3 pieces, 2 digits
+
+    out = tmp_path / "c.npz"
+    call_command("export_corrections", "--out", str(out), stdout=StringIO())
+
+    with np.load(out) as data:
+        assert data["labels"].tolist() == [4, 0, 7]
+        assert all(np.array_equal(a, b) for a, b in zip(data["images"], pieces, strict=True))
+        assert data["record_ids"].tolist() == [str(number.id)] * 3
+        assert data["clients"].tolist() == ["session:aaaa"] * 3
+
+
 def test_export_since_a_later_date_writes_nothing(tmp_path):
     records.set_label(stored_record(np.full((28, 28), 9, np.uint8)).id, 1, "session:a")
     out = tmp_path / "c.npz"

@@ -5,7 +5,12 @@ import json
 import pytest
 
 from recognizer.storage import records
-from recognizer.tests.support.factories import BOTH_DATABASES, draw_number, make_record
+from recognizer.tests.support.factories import (
+    BOTH_DATABASES,
+    correctable,
+    draw_number,
+    make_record,
+)
 
 pytestmark = pytest.mark.django_db(databases=BOTH_DATABASES, transaction=True)
 
@@ -14,8 +19,10 @@ def post_json(client, body):
     return client.post("/api/predictions/", json.dumps(body), content_type="application/json")
 
 
-def patch_json(client, url, body):
-    return client.patch(url, json.dumps(body), content_type="application/json")
+def patch_json(client, url, body, token):
+    return client.patch(
+        url, json.dumps(body), content_type="application/json", headers={"X-Edit-Token": token}
+    )
 
 
 def test_a_number_comes_back_with_each_digit_its_box_and_no_single_digit(client, data_url):
@@ -49,17 +56,29 @@ def test_a_record_made_before_numbers_reads_back_with_number_equal_to_digit(clie
 
 
 def test_the_whole_number_can_be_corrected_and_the_label_still_works(client):
-    record = records.save_record(make_record(digit=None, number="2028"))
+    record, token = correctable(make_record(digit=None, number="2028"))
+    records.save_record(record)
     url = f"/api/predictions/{record.id}/"
 
-    body = patch_json(client, url, {"number": "2026"}).json()
+    body = patch_json(client, url, {"number": "2026"}, token).json()
     assert (body["corrected_number"], body["label"]) == ("2026", None)
 
-    body = patch_json(client, url, {"label": 7}).json()
+    body = patch_json(client, url, {"label": 7}, token).json()
     assert (body["corrected_number"], body["label"]) == ("7", 7)
 
-    body = patch_json(client, url, {"number": None}).json()
+    body = patch_json(client, url, {"number": None}, token).json()
     assert (body["corrected_number"], body["label"]) == (None, None)
+
+
+def test_a_number_correction_needs_the_edit_token(client, data_url):
+    created = post_json(client, {"image": data_url(draw_number("2026"))}).json()
+
+    for token in ("", "guessed"):
+        response = patch_json(client, created["url"], {"number": "2027"}, token)
+        assert response.status_code == 403
+    response = patch_json(client, created["url"], {"number": "2027"}, created["edit_token"])
+    assert response.status_code == 200
+    assert response.json()["corrected_number"] == "2027"
 
 
 @pytest.mark.parametrize(
@@ -73,9 +92,10 @@ def test_the_whole_number_can_be_corrected_and_the_label_still_works(client):
     ],
 )
 def test_it_refuses_a_correction_that_is_not_a_number(client, change, message):
-    record = records.save_record(make_record(digit=None, number="2028"))
+    record, token = correctable(make_record(digit=None, number="2028"))
+    records.save_record(record)
 
-    response = patch_json(client, f"/api/predictions/{record.id}/", change)
+    response = patch_json(client, f"/api/predictions/{record.id}/", change, token)
 
     assert response.status_code == 400
     assert message in response.json()["error"]

@@ -5,11 +5,27 @@ import re
 import pytest
 
 from recognizer.storage import records
-from recognizer.tests.support.factories import BOTH_DATABASES, draw_number, make_record
+from recognizer.tests.support.factories import (
+    BOTH_DATABASES,
+    correctable,
+    draw_number,
+    make_record,
+)
+from recognizer.web import correction_access
 
 pytestmark = pytest.mark.django_db(databases=BOTH_DATABASES, transaction=True)
 
 FETCH = {"HTTP_X_REQUESTED_WITH": "fetch"}
+
+
+def made_by(client, **fields):
+    """A stored record that ``client`` made (its edit token is in the session)."""
+    record, token = correctable(make_record(**fields))
+    records.save_record(record)
+    session = client.session
+    session[correction_access.SESSION_KEY] = {str(record.id): token}
+    session.save()
+    return record
 
 
 def test_a_drawn_number_is_shown_large_with_each_digit_its_confidence_and_image(client, data_url):
@@ -27,7 +43,7 @@ def test_a_drawn_number_is_shown_large_with_each_digit_its_confidence_and_image(
 
 
 def test_the_whole_number_can_be_corrected(client):
-    record = records.save_record(make_record(digit=None, number="2028"))
+    record = made_by(client, digit=None, number="2028")
 
     response = client.post(f"/history/{record.id}/label/", {"number": "2026"}, **FETCH)
 
@@ -35,9 +51,18 @@ def test_the_whole_number_can_be_corrected(client):
     assert records.get_record(record.id).corrected_number == "2026"
 
 
+def test_someone_else_cannot_correct_a_number(client):
+    record = records.save_record(make_record(digit=None, number="2028"))
+
+    response = client.post(f"/history/{record.id}/label/", {"number": "2026"}, **FETCH)
+
+    assert response.status_code == 403
+    assert records.get_record(record.id).corrected_number is None
+
+
 @pytest.mark.parametrize("bad", ["20a6", "12345678901", "-1", " "])
 def test_a_correction_that_is_not_a_number_is_refused(client, bad):
-    record = records.save_record(make_record(digit=None, number="2028"))
+    record = made_by(client, digit=None, number="2028")
 
     response = client.post(f"/history/{record.id}/label/", {"number": bad}, **FETCH)
 

@@ -28,6 +28,15 @@ def make_record(at=None, **overrides):
     return records.new_record(id=new_record_id(at), **fields)
 
 
+def correctable(record):
+    """``record`` with an edit token (as a prediction gets), and that token."""
+    from recognizer.storage import edit_tokens
+
+    token = edit_tokens.new_token()
+    record.edit_token_hash = edit_tokens.token_hash(token)
+    return record, token
+
+
 def draw_digit(kind: str, size: int = 280, mode: str = "RGBA") -> bytes:
     """A digit drawn the way the canvas draws it: black strokes on a transparent square."""
     import io
