@@ -42,7 +42,7 @@ from recognizer.recognition.preprocessing import (
     inspect_ink,
     one_digit_input,
 )
-from recognizer.recognition.segmentation import NotANumber, Segment, best_cut, segment
+from recognizer.recognition.segmentation import Group, NotANumber, Segment, best_cut, segment
 
 Box = tuple[int, int, int, int]  # x, y, width, height in the pixels of the image sent
 
@@ -113,8 +113,10 @@ def read_number(data: bytes, predictor: Predictor | None = None) -> NumberPredic
         # digit" scores low, so cuts into non-digits lose.
         confidences = probabilities[:, :10].max(axis=1)
         chosen, offset = [], 0
+        sure = predictor.unsure_threshold
         for group in groups:
-            cut = best_cut(group, confidences[offset:], predictor.unsure_threshold)
+            cut = best_cut(group, confidences[offset:], sure)
+            cut = _whole_if_no_digit(group, cut, probabilities[offset:], sure)
             chosen += [offset + index for index in cut]
             offset += len(group.segments)
         if len(chosen) > 1:
@@ -129,6 +131,22 @@ def read_number(data: bytes, predictor: Predictor | None = None) -> NumberPredic
                     ink_box=ink.box,
                 )
     return _one_digit(predictor, ink)
+
+
+def _whole_if_no_digit(
+    group: Group, cut: list[int], probabilities: np.ndarray, sure: float
+) -> list[int]:
+    """Keep a group whole when the model calls it "no digit" and cutting it gives no
+    sure digits either: a grid or a scribble is one non-digit, not a doubtful number.
+    (Cut pieces that are all sure win: touching digits often look like no digit whole.)"""
+    if group.whole is None or len(cut) < 2 or probabilities.shape[1] <= 10:
+        return cut
+    whole = probabilities[group.whole]
+    if whole[10] <= whole[:10].max():
+        return cut
+    if all(probabilities[index, :10].max() >= sure for index in cut):
+        return cut
+    return [group.whole]
 
 
 def _one_digit(predictor: Predictor, ink: Ink) -> NumberPrediction:

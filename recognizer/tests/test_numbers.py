@@ -89,6 +89,50 @@ def test_a_number_is_unsure_when_one_of_its_digits_is():
     assert replace(sure, digits=(sure.digits[0], doubtful)).unsure
 
 
+def number_with_a_grid(text: str) -> bytes:
+    """``text`` written on the canvas, then a '#' grid right of it (no digit at all)."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.open(io.BytesIO(draw_number(text)))
+    pen = ImageDraw.Draw(image)
+    for at in (0.33, 0.66):
+        x, y = 560 + 168 * at, 56 + 168 * at
+        pen.line([(x, 56), (x, 224)], fill=(0, 0, 0, 255), width=17)
+        pen.line([(560, y), (728, y)], fill=(0, 0, 0, 255), width=17)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_a_piece_that_is_no_digit_makes_the_number_unsure_instead_of_vanishing():
+    if get_predictor().outputs <= 10:
+        pytest.skip("the model has no 'no digit' output")
+    reading = read_number(number_with_a_grid("12"))
+
+    assert reading.verdict == UNSURE
+    assert reading.number[:2] == "12" and len(reading.number) == 3
+    assert reading.digits[2].unsure and not reading.digits[0].unsure
+
+
+def test_a_picture_where_nothing_reads_as_a_digit_has_no_number():
+    if get_predictor().outputs <= 10:
+        pytest.skip("the model has no 'no digit' output")
+    import io
+
+    from PIL import Image
+
+    grid = Image.open(io.BytesIO(number_with_a_grid("1"))).crop((500, 0, 840, 280))
+    buffer = io.BytesIO()
+    grid.save(buffer, format="PNG")
+
+    reading = read_number(buffer.getvalue())
+
+    assert (reading.verdict, reading.number) == (NO_DIGIT, None)
+    assert len(reading.digits) == 1
+
+
 def test_ink_with_more_marks_than_a_number_has_digits_is_read_as_one_doubtful_mark():
     import io
 
