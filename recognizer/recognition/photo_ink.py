@@ -13,8 +13,8 @@ step here answers one way they go wrong:
 4. Ruled or squared paper: several long straight runs (horizontal or vertical, up to
    a few degrees off) are removed, and strokes they crossed are bridged again.
 5. Specks and dirt: connected pieces far smaller than the digit, or far from it, are
-   dropped. For a number, the pieces near any kept piece are kept too (a chain of
-   digits), found with the same rule; reading one digit uses the pieces near the
+   dropped. For a number, fair-sized pieces within a digit's size of any kept piece
+   are kept too (a chain of digits); reading one digit uses the pieces near the
    largest only, as before numbers were read.
 
 scipy.ndimage does the filtering (see README, "Image library").
@@ -43,6 +43,9 @@ FULL_INK_PERCENTILE = 60  # this percentile of the digit's ink becomes full whit
 EDGE_FLOOR = 0.2  # fainter than this share of full ink is paper (as for drawings)
 PIECE_SHARE = 0.08  # a piece is kept when it holds this share of the largest's ink
 PIECE_REACH = 0.6  # ...and lies within this many digit sizes of the largest
+# The digits of a number: fair-sized pieces within this many digit sizes of one
+# another, in a chain (digits are written less than a digit's size apart).
+NUMBER_REACH = 1.0
 
 
 class NoInkFound(Exception):
@@ -204,7 +207,8 @@ def _digit_pieces(mask: np.ndarray, ink: np.ndarray) -> tuple[np.ndarray, np.nda
     boxes = ndimage.find_objects(labels)
     largest = int(np.argmax(masses))
     ly, lx = boxes[largest]
-    reach = PIECE_REACH * max(ly.stop - ly.start, lx.stop - lx.start)
+    size = max(ly.stop - ly.start, lx.stop - lx.start)
+    reach = PIECE_REACH * size
     fair = [
         index
         for index in range(count)
@@ -214,7 +218,8 @@ def _digit_pieces(mask: np.ndarray, ink: np.ndarray) -> tuple[np.ndarray, np.nda
     chosen = [largest, *near]
     digit = np.isin(labels, [index + 1 for index in chosen])
     # The chain: pieces near any chosen piece, until no more join.
-    frontier, rest = near, [index for index in fair if index not in near]
+    reach = NUMBER_REACH * size
+    frontier, rest = chosen, [index for index in fair if index not in near]
     chained = list(chosen)
     while frontier and rest:
         joined = [

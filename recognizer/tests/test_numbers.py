@@ -10,7 +10,7 @@ from django.conf import settings
 from recognizer.recognition.mnist_data import MnistDataError, load_mnist
 from recognizer.recognition.numbers import read_number
 from recognizer.recognition.predictor import NO_DIGIT, UNSURE, get_predictor, predict_image
-from recognizer.tests.support.factories import draw_digit, draw_number
+from recognizer.tests.support.factories import draw_digit, draw_number, on_paper
 from recognizer.tests.support.written_numbers import SEPARATE_SPACINGS, write_number
 
 
@@ -47,6 +47,15 @@ def test_a_pen_dot_beside_a_digit_is_not_read_as_a_digit():
     image.save(buffer, format="PNG")
 
     assert read_number(buffer.getvalue()).number == "72"
+
+
+@pytest.mark.parametrize("gap", [0.3, 1.2])
+def test_a_photographed_number_keeps_every_digit_even_written_far_apart(gap):
+    reading = read_number(on_paper(draw_number("2026", width=1200, gap=gap)))
+
+    assert reading.number == "2026"
+    lefts = [box[0] for box in (digit.box for digit in reading.digits)]
+    assert lefts == sorted(lefts) and lefts[0] < 70
 
 
 def test_touching_digits_are_cut_apart():

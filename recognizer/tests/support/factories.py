@@ -153,3 +153,21 @@ def draw_number(text: str, width: int = 840, height: int = 280, gap: float = 0.5
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def on_paper(canvas_png: bytes) -> bytes:
+    """A canvas drawing as a photo would show it: dark ink on shaded, noisy paper, as
+    a JPEG (no transparency, so it takes the photo path)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    ink = np.asarray(Image.open(io.BytesIO(canvas_png)).getchannel("A"), np.float32) / 255
+    rng = np.random.default_rng(1)
+    x = np.arange(ink.shape[1])
+    paper = 200 + 20 * np.sin(x / 150) + rng.normal(0, 4, ink.shape)
+    grey = paper * (1 - ink) + 40 * ink
+    buffer = io.BytesIO()
+    Image.fromarray(np.clip(grey, 0, 255).astype(np.uint8)).save(buffer, format="JPEG", quality=85)
+    return buffer.getvalue()
