@@ -9,7 +9,7 @@ separated, close, touching, overlapping by up to a quarter of a digit's width; s
 recognizer/tests/support/written_numbers.py), digit sizes varying by +-20 % inside a
 number and a wobbling baseline. Prints the exact-number accuracy per length, per
 spacing and per style, checks that one digit reads exactly as ``predict_image`` reads
-it, and times ``read_number`` in this process for 6-digit numbers (one TensorFlow
+it (probabilities and verdict), counts the verdicts (digit, unsure, no_digit), and times ``read_number`` in this process for 6-digit numbers (one TensorFlow
 thread, as in a web worker). Ends with the targets and whether each is met.
 """
 
@@ -90,11 +90,13 @@ def main() -> int:
 
     by_length, by_spacing, by_style = defaultdict(list), defaultdict(list), defaultdict(list)
     single_same = []
+    verdicts = defaultdict(int)
     errors = []
     started = time.perf_counter()
     for number in numbers:
         reading = read_number(number.image, predictor)
         hit = reading.number == number.text
+        verdicts[reading.verdict] += 1
         by_length[len(number.text)].append(hit)
         if len(number.text) > 1:
             by_spacing[number.spacing].append(hit)
@@ -104,7 +106,7 @@ def main() -> int:
             single_same.append(
                 len(reading.digits) == 1
                 and reading.digits[0].prediction.probabilities == today.probabilities
-                and reading.digits[0].unsure == today.unsure
+                and reading.digits[0].prediction.verdict == today.verdict
             )
         if not hit:
             errors.append((number, reading.number))
@@ -121,6 +123,7 @@ def main() -> int:
     for style in STYLES:
         print(f"  {style:<12} {percent(by_style[style])}")
     print(f"\nOne digit read exactly as predict_image reads it: {percent(single_same)}")
+    print("Verdicts: " + ", ".join(f"{name} {count}" for name, count in sorted(verdicts.items())))
     for number, read in errors[: args.show_errors]:
         print(f"  misread {number.text} as {read} ({number.style}, {number.spacing})")
 
