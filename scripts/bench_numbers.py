@@ -9,8 +9,9 @@ separated, close, touching, overlapping by up to a quarter of a digit's width; s
 recognizer/tests/support/written_numbers.py), digit sizes varying by +-20 % inside a
 number and a wobbling baseline. Prints the exact-number accuracy per length, per
 spacing and per style, checks that one digit reads exactly as ``predict_image`` reads
-it (probabilities and verdict), counts the verdicts (digit, unsure, no_digit), and times ``read_number`` in this process for 6-digit numbers (one TensorFlow
-thread, as in a web worker). Ends with the targets and whether each is met.
+it (probabilities and verdict), counts the verdicts (digit, unsure, no_digit), and
+times ``read_number`` in this process for 6-digit numbers (one TensorFlow thread, as in
+a web worker). Ends with the targets and whether each is met.
 """
 
 from __future__ import annotations
