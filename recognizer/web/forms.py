@@ -75,7 +75,9 @@ class LabelForm(forms.Form):
             return cleaned
         number, label = cleaned.get("number"), cleaned.get("label")
         if not number and label is None:
-            raise forms.ValidationError("Send the number it really was, like 2026.")
+            raise forms.ValidationError(
+                "A correction is required: the number it really was, like 2026."
+            )
         cleaned["number"] = number or str(label)
         return cleaned
 

@@ -142,8 +142,8 @@ class LabelChange(BaseModel):
         if isinstance(data, dict) and not ({"label", "number"} & data.keys()):
             raise PydanticCustomError(
                 REFUSED,
-                'Send the field to change: {"number": "2026"} or {"label": 7}, '
-                "or null to remove it.",
+                'Send the field to change: {"number": "2026"} or {"label": 7}; '
+                '{"number": null} or {"label": null} removes the correction.',
             )
         if isinstance(data, dict) and {"label", "number"} <= data.keys():
             raise PydanticCustomError(REFUSED, "Send 'number' or 'label', not both.")
