@@ -97,8 +97,8 @@ class NumberPrediction:
 
 
 def read_number(data: bytes, predictor: Predictor | None = None) -> NumberPrediction:
-    """The number written in an image file's bytes. Raises InvalidImage for bad input,
-    including ink with more than ten separate marks (NotANumber)."""
+    """The number written in an image file's bytes. Raises InvalidImage for bad input
+    (not a picture, blank)."""
     predictor = predictor or get_predictor()
     ink = find_ink(data)
     try:
@@ -153,9 +153,8 @@ def _one_digit(predictor: Predictor, ink: Ink) -> NumberPrediction:
     """Today's one-digit path, on the whole ink (see the module docstring)."""
     model_input, report = one_digit_input(ink)
     prediction = predictor.judge(model_input, predictor.probabilities_for(model_input), report)
-    box = ink.pixel_box(0, 0, ink.strength.shape[1], ink.strength.shape[0])
     return NumberPrediction(
-        digits=(DigitReading(prediction, box),),
+        digits=(DigitReading(prediction, ink.in_pixels(ink.digit_box)),),
         model_version=predictor.version,
         ink_box=prediction.ink_box,
     )

@@ -94,13 +94,27 @@ class Ink:
 
     def pixel_box(self, left: int, top: int, width: int, height: int) -> tuple[int, ...]:
         """A box in ``strength``'s pixels as x, y, width, height in the picture's pixels."""
-        picture_width, picture_height = self.picture_size
         crop_height, crop_width = self.strength.shape
-        x_scale = (self.box[2] - self.box[0]) * picture_width / crop_width
-        y_scale = (self.box[3] - self.box[1]) * picture_height / crop_height
-        x = self.box[0] * picture_width + left * x_scale
-        y = self.box[1] * picture_height + top * y_scale
-        return (round(x), round(y), max(1, round(width * x_scale)), max(1, round(height * y_scale)))
+        x0, y0, x1, y1 = self.box
+        x_share, y_share = (x1 - x0) / crop_width, (y1 - y0) / crop_height
+        inside = (
+            x0 + left * x_share,
+            y0 + top * y_share,
+            x0 + (left + width) * x_share,
+            y0 + (top + height) * y_share,
+        )
+        return self.in_pixels(inside)
+
+    def in_pixels(self, box: Fractions) -> tuple[int, ...]:
+        """A box given as fractions of the picture as x, y, width, height in its pixels."""
+        picture_width, picture_height = self.picture_size
+        left, top, right, bottom = box
+        return (
+            round(left * picture_width),
+            round(top * picture_height),
+            max(1, round((right - left) * picture_width)),
+            max(1, round((bottom - top) * picture_height)),
+        )
 
 
 def find_ink(data: bytes) -> Ink:
