@@ -6,7 +6,7 @@ import pytest
 
 from recognizer.recognition import pipeline
 from recognizer.storage import records, spool
-from recognizer.tests.support.factories import BOTH_DATABASES, make_record
+from recognizer.tests.support.factories import BOTH_DATABASES, draw_number, make_record
 
 pytestmark = pytest.mark.django_db(databases=BOTH_DATABASES, transaction=True)
 
@@ -27,6 +27,20 @@ def test_a_spooled_record_survives_the_round_trip_exactly():
     for field in ("id", "bucket", "created_at", "source", "filename", "digit", "image", "label"):
         assert getattr(restored, field) == getattr(record, field)
     assert restored.probabilities == pytest.approx(record.probabilities)
+
+
+def test_a_spooled_number_comes_back_with_its_digits(settings):
+    settings.CASSANDRA_RETRY_AFTER = 3600  # outlasts a slow first model load
+    records._outage.failed()
+    try:
+        record = pipeline.recognise_and_store(draw_number("2026"), "canvas")
+    finally:
+        records._outage.recovered()
+    assert record.spooled is True
+    spool.replay()
+    stored = records.get_record(record.id)
+    assert (stored.number, stored.digit) == ("2026", None)
+    assert [result["digit"] for result in stored.digit_results()] == [2, 0, 2, 6]
 
 
 def test_replay_writes_spooled_records_to_cassandra_and_empties_the_spool():
