@@ -369,6 +369,7 @@ def test_a_four_digit_number_drawn_by_touch_on_a_phone_is_read(site, open_contex
 
     draw_with_touch(page, cdp, number_strokes("1995", left=40, top=50, height=180, gap=0.5))
     assert page.evaluate("() => window.scrollY") == 0
+    expect(page.locator("#live-guess")).to_have_text(re.compile(r"1995"))
     page.locator("#predict").tap()
 
     expect(page.locator("#result .result-number")).to_have_text("1995")
@@ -568,8 +569,10 @@ def test_correct_a_prediction(site, page):
     record_id = newest_record(site)["id"]
     assert newest_record(site)["label"] is None
 
-    correction = page.locator("#result form[data-feedback]").filter(has=page.locator("select"))
-    correction.locator("select").select_option("7")
+    correction = page.locator("#result form[data-feedback]").filter(
+        has=page.locator("input[name=number]:not([type=hidden])")
+    )
+    correction.locator("input[name=number]").fill("7")
     correction.get_by_role("button", name="Save correction").click()
     expect(correction.locator("[data-feedback-status]")).to_have_text(
         re.compile(r"Saved: it was a 7")
@@ -599,11 +602,13 @@ def test_history(site, page):
     stamps = rows.locator("time").evaluate_all("ts => ts.map(t => t.getAttribute('datetime'))")
     assert stamps == sorted(stamps, reverse=True)
 
-    # Thumbnails: 28x28 PNGs inline.
+    # Thumbnails: PNGs inline, 28 px high, 28 px wide per digit read.
     thumbs = rows.locator("img.thumb").evaluate_all(
-        "imgs => imgs.map(i => [i.src.slice(0, 22), i.complete, i.naturalWidth])"
+        "imgs => imgs.map(i => [i.src.slice(0, 22), i.complete, i.naturalHeight])"
     )
     assert thumbs == [["data:image/png;base64,", True, 28]] * len(records)
+    widths = rows.locator("img.thumb").evaluate_all("imgs => imgs.map(i => i.naturalWidth)")
+    assert [width % 28 for width in widths] == [0] * len(records)
 
     # history.js shows times in the viewer's zone; the UTC text moves to the title.
     first_time = rows.first.locator("time")

@@ -27,9 +27,11 @@
   var guessRequest = 0;
 
   // Crisp on high-DPI screens: the backing store has devicePixelRatio times
-  // as many pixels, and drawing is scaled to match.
+  // as many pixels, and drawing is scaled to match. At most twice: three times
+  // the wide canvas decodes to 8.5 MB, which the server counts as an expensive
+  // image (recognition/image_budget.py) and may refuse while another is decoded.
   function setUpResolution() {
-    var ratio = Math.max(1, Math.min(window.devicePixelRatio || 1, 3));
+    var ratio = Math.max(1, Math.min(window.devicePixelRatio || 1, 2));
     canvas.width = Math.round(WIDTH * ratio);
     canvas.height = Math.round(HEIGHT * ratio);
     ctx.setTransform(ratio, 0, 0, ratio, 0, 0);

@@ -17,9 +17,13 @@
     })
       .then(function (response) { return response.json(); })
       .then(function (body) {
+        // One digit is said as on the page ("a 7", "an 8"); a number as it is.
+        var what = body.label === null
+          ? body.number
+          : window.recognizerWords.withArticle(body.label);
         status.textContent = body.error
           ? body.error
-          : "Thanks! Saved: it was " + body.number + ".";
+          : "Thanks! Saved: it was " + what + ".";
         form.classList.toggle("saved", !body.error);
       })
       .catch(function () {
