@@ -711,9 +711,11 @@ def test_admin_list(site, page):
     expect(rows.first).to_be_visible()
     assert rows.count() == len(site.records())
     thumbs = rows.locator("img").evaluate_all(
-        "imgs => imgs.map(i => [i.src.slice(0, 22), i.complete, i.naturalWidth])"
+        "imgs => imgs.map(i => [i.src.slice(0, 22), i.complete, i.naturalHeight])"
     )
     assert thumbs == [["data:image/png;base64,", True, 28]] * rows.count()
+    widths = rows.locator("img").evaluate_all("imgs => imgs.map(i => i.naturalWidth)")
+    assert [width % 28 for width in widths] == [0] * rows.count()  # 28 px per digit
     screenshot(page, "admin-list")
 
     rows.first.locator("th a").click()

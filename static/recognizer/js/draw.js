@@ -27,11 +27,9 @@
   var guessRequest = 0;
 
   // Crisp on high-DPI screens: the backing store has devicePixelRatio times
-  // as many pixels, and drawing is scaled to match. At most twice: three times
-  // the wide canvas decodes to 8.5 MB, which the server counts as an expensive
-  // image (recognition/image_budget.py) and may refuse while another is decoded.
+  // as many pixels, and drawing is scaled to match.
   function setUpResolution() {
-    var ratio = Math.max(1, Math.min(window.devicePixelRatio || 1, 2));
+    var ratio = Math.max(1, Math.min(window.devicePixelRatio || 1, 3));
     canvas.width = Math.round(WIDTH * ratio);
     canvas.height = Math.round(HEIGHT * ratio);
     ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
@@ -152,8 +150,20 @@
     }
   });
 
+  // The drawing is sent at most twice the canvas's CSS size: three times the wide
+  // canvas decodes to 8.5 MB, which the server counts as an expensive image
+  // (recognition/image_budget.py) and may refuse while another one is decoded.
+  var MAX_SENT_RATIO = 2;
+
   function formData() {
-    input.value = canvas.toDataURL("image/png");
+    var sent = canvas;
+    if (canvas.width > WIDTH * MAX_SENT_RATIO) {
+      sent = document.createElement("canvas");
+      sent.width = WIDTH * MAX_SENT_RATIO;
+      sent.height = HEIGHT * MAX_SENT_RATIO;
+      sent.getContext("2d").drawImage(canvas, 0, 0, sent.width, sent.height);
+    }
+    input.value = sent.toDataURL("image/png");
     return new FormData(form);
   }
 
