@@ -12,8 +12,8 @@ step here answers one way they go wrong:
    strength and the measured noise, not a fixed grey level.
 4. Ruled or squared paper: several long straight runs (horizontal or vertical, up to
    a few degrees off) are removed, and strokes they crossed are bridged again.
-5. Specks and dirt: connected pieces far smaller than the digit, or far from it, are
-   dropped.
+5. Specks and dirt: connected pieces far smaller than the digit, or small and far
+   from it, are dropped.
 
 scipy.ndimage does the filtering (see README, "Image library").
 """
@@ -41,6 +41,9 @@ FULL_INK_PERCENTILE = 60  # this percentile of the digit's ink becomes full whit
 EDGE_FLOOR = 0.2  # fainter than this share of full ink is paper (as for drawings)
 PIECE_SHARE = 0.08  # a piece is kept when it holds this share of the largest's ink
 PIECE_REACH = 0.6  # ...and lies within this many digit sizes of the largest
+# A piece with this share of the largest's ink is no speck, however far: it is kept, so
+# that two marks of a size far apart are seen as such (not sure) and not cut to one.
+BIG_PIECE_SHARE = 0.3
 
 
 class NoInkFound(Exception):
@@ -178,8 +181,8 @@ def _straight_runs(mask: np.ndarray, length: int, angle: float) -> np.ndarray:
 
 
 def _digit_pieces(mask: np.ndarray, ink: np.ndarray) -> np.ndarray | None:
-    """The mask of the largest connected piece and of the pieces near it that hold a
-    fair share of ink; None when there is no ink at all."""
+    """The mask of the largest connected piece, of the pieces near it that hold a fair
+    share of ink, and of big pieces anywhere; None when there is no ink at all."""
     labels, count = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
     if count == 0:
         return None
@@ -194,6 +197,6 @@ def _digit_pieces(mask: np.ndarray, ink: np.ndarray) -> np.ndarray | None:
             continue
         gap_y = max(0, max(ys.start, ly.start) - min(ys.stop, ly.stop))
         gap_x = max(0, max(xs.start, lx.start) - min(xs.stop, lx.stop))
-        if max(gap_y, gap_x) <= reach:
+        if max(gap_y, gap_x) <= reach or masses[index] >= BIG_PIECE_SHARE * masses[largest]:
             chosen.append(index + 1)
     return np.isin(labels, chosen)

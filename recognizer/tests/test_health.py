@@ -37,9 +37,7 @@ def test_healthz_is_503_and_says_so_when_the_keyspace_is_missing(client, missing
     assert "sync_cassandra" in body["cassandra"]["detail"]
 
 
-def test_the_status_page_is_503_and_says_so_when_the_keyspace_is_missing(
-    client, missing_keyspace
-):
+def test_the_status_page_is_503_and_says_so_when_the_keyspace_is_missing(client, missing_keyspace):
     response = client.get("/status/")
     assert response.status_code == 503
     assert "sync_cassandra" in response.content.decode()

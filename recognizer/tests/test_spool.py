@@ -176,7 +176,6 @@ def test_replay_files_of_older_versions_are_replayed_too(spool_in_tmp):
 def test_the_health_check_shows_the_age_of_the_oldest_waiting_record(client):
     from datetime import UTC, datetime, timedelta
 
-
     spool.append(make_record(at=datetime.now(UTC) - timedelta(minutes=5)))
     spool.append(upload())
     waiting = client.get("/healthz").json()["spool"]

@@ -82,7 +82,6 @@ api.add_exception_handler(
 )
 
 
-
 def _busy_decoding(request: HttpRequest, exc: ImageBudgetExceeded) -> HttpResponse:
     response = _error(request, str(exc), 503)
     response["Retry-After"] = str(exc.retry_after)
