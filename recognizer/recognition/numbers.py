@@ -116,7 +116,7 @@ def read_number(data: bytes, predictor: Predictor | None = None) -> NumberPredic
         sure = predictor.unsure_threshold
         for group in groups:
             cut = best_cut(group, confidences[offset:], sure)
-            cut = _whole_if_no_digit(group, cut, probabilities[offset:], sure)
+            cut = _whole_if_no_digit(predictor, group, cut, probabilities[offset:])
             chosen += [offset + index for index in cut]
             offset += len(group.segments)
         if len(chosen) > 1:
@@ -134,17 +134,16 @@ def read_number(data: bytes, predictor: Predictor | None = None) -> NumberPredic
 
 
 def _whole_if_no_digit(
-    group: Group, cut: list[int], probabilities: np.ndarray, sure: float
+    predictor: Predictor, group: Group, cut: list[int], probabilities: np.ndarray
 ) -> list[int]:
     """Keep a group whole when the model calls it "no digit" and cutting it gives no
     sure digits either: a grid or a scribble is one non-digit, not a doubtful number.
     (Cut pieces that are all sure win: touching digits often look like no digit whole.)"""
-    if group.whole is None or len(cut) < 2 or probabilities.shape[1] <= 10:
+    if group.whole is None or len(cut) < 2:
         return cut
-    whole = probabilities[group.whole]
-    if whole[10] <= whole[:10].max():
+    if predictor.verdict_of(probabilities[group.whole])[0] != NO_DIGIT:
         return cut
-    if all(probabilities[index, :10].max() >= sure for index in cut):
+    if all(predictor.verdict_of(probabilities[index])[0] == DIGIT for index in cut):
         return cut
     return [group.whole]
 

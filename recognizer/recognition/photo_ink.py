@@ -12,10 +12,10 @@ step here answers one way they go wrong:
    strength and the measured noise, not a fixed grey level.
 4. Ruled or squared paper: several long straight runs (horizontal or vertical, up to
    a few degrees off) are removed, and strokes they crossed are bridged again.
-5. Specks and dirt: connected pieces far smaller than the digit, or far from it, are
-   dropped. For a number, fair-sized pieces within a digit's size of any kept piece
-   are kept too (a chain of digits); reading one digit uses the pieces near the
-   largest only, as before numbers were read.
+5. Specks and dirt: connected pieces far smaller than the digit, or small and far
+   from it, are dropped. For a number, fair-sized pieces within a digit's size of any
+   kept piece are kept too (a chain of digits); reading one digit uses the pieces
+   kept for it alone, as before numbers were read.
 
 scipy.ndimage does the filtering (see README, "Image library").
 """
@@ -43,6 +43,9 @@ FULL_INK_PERCENTILE = 60  # this percentile of the digit's ink becomes full whit
 EDGE_FLOOR = 0.2  # fainter than this share of full ink is paper (as for drawings)
 PIECE_SHARE = 0.08  # a piece is kept when it holds this share of the largest's ink
 PIECE_REACH = 0.6  # ...and lies within this many digit sizes of the largest
+# A piece with this share of the largest's ink is no speck, however far: it is kept, so
+# that two marks of a size far apart are seen as such (not sure) and not cut to one.
+BIG_PIECE_SHARE = 0.3
 # The digits of a number: fair-sized pieces within this many digit sizes of one
 # another, in a chain (digits are written less than a digit's size apart).
 NUMBER_REACH = 1.0
@@ -197,9 +200,10 @@ def _straight_runs(mask: np.ndarray, length: int, angle: float) -> np.ndarray:
 
 
 def _digit_pieces(mask: np.ndarray, ink: np.ndarray) -> tuple[np.ndarray, np.ndarray | None] | None:
-    """The mask of the largest connected piece and of the pieces near it that hold a
-    fair share of ink; then the mask of those and the pieces near them, repeatedly
-    (None when that adds nothing). None when there is no ink at all."""
+    """The mask of the largest connected piece, of the pieces near it that hold a fair
+    share of ink, and of big pieces anywhere; then the mask of those and the fair
+    pieces near them, repeatedly (None when that adds nothing). None when there is no
+    ink at all."""
     labels, count = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
     if count == 0:
         return None
@@ -214,7 +218,12 @@ def _digit_pieces(mask: np.ndarray, ink: np.ndarray) -> tuple[np.ndarray, np.nda
         for index in range(count)
         if index != largest and masses[index] >= PIECE_SHARE * masses[largest]
     ]
-    near = [index for index in fair if _gap(boxes[index], boxes[largest]) <= reach]
+    near = [
+        index
+        for index in fair
+        if _gap(boxes[index], boxes[largest]) <= reach
+        or masses[index] >= BIG_PIECE_SHARE * masses[largest]
+    ]
     chosen = [largest, *near]
     digit = np.isin(labels, [index + 1 for index in chosen])
     # The chain: pieces near any chosen piece, until no more join.

@@ -10,8 +10,9 @@ Threads: TensorFlow's intra/inter-op pools default to 1 thread each here
 image is fastest on one thread, and a web server gets its parallelism from workers.
 
 "No digit": models with an eleventh output (trained on made-up non-digits, see
-recognizer.recognition.nondigits) answer "no digit" when that output is larger than
-every digit's probability.
+recognizer.recognition.nondigits) answer "no digit" when that output reaches the
+threshold in their metadata (or, without one, when it beats every digit); below the
+threshold, an answer whose "no digit" output still beats every digit is "unsure".
 
 "Unsure": a prediction is flagged when its top probability is below the threshold
 stored in the model's metadata (chosen on held-out validation data, see
@@ -133,6 +134,10 @@ class Predictor:
         self.unsure_threshold = float(
             self.metadata.get("unsure_threshold", DEFAULT_UNSURE_THRESHOLD)
         )
+        # Chosen on held-out data (recognizer.recognition.training.NO_DIGIT_RULE); a
+        # model without one says "no digit" when that output beats every digit.
+        threshold = self.metadata.get("no_digit_threshold")
+        self.no_digit_threshold = None if threshold is None else float(threshold)
         # Models trained elsewhere may want 0-1 floats, black on white, or a channel
         # axis; the metadata says so (see recognizer.registry.importing).
         convention = self.metadata.get("input") or {}
@@ -211,17 +216,8 @@ class Predictor:
     def _prediction(
         self, model_input: np.ndarray, probabilities: np.ndarray, report: InkReport
     ) -> Prediction:
-        digits = probabilities[:10]
-        # A ten-output model (older ones) never says "no digit".
-        no_digit = float(probabilities[10]) if len(probabilities) > 10 else 0.0
-        digit = int(np.argmax(digits))
-        confidence = float(digits[digit])
-        if no_digit > confidence:
-            verdict, answer, confidence = NO_DIGIT, None, no_digit
-        elif confidence < self.unsure_threshold or not report.looks_like_one_digit:
-            verdict, answer = UNSURE, digit
-        else:
-            verdict, answer = DIGIT, digit
+        verdict, answer, confidence = self.verdict_of(probabilities, report.looks_like_one_digit)
+        digits, no_digit = probabilities[:10], self._no_digit_probability(probabilities)
         return Prediction(
             digit=answer,
             confidence=confidence,
@@ -232,6 +228,31 @@ class Predictor:
             no_digit_probability=no_digit,
             ink_box=report.box,
         )
+
+    @staticmethod
+    def _no_digit_probability(probabilities: np.ndarray) -> float:
+        # A ten-output model (older ones) never says "no digit".
+        return float(probabilities[10]) if len(probabilities) > 10 else 0.0
+
+    def verdict_of(
+        self, probabilities: np.ndarray, looks_like_one_digit: bool = True
+    ) -> tuple[str, int | None, float]:
+        """The answer the site gives for one image's model outputs: its verdict, the
+        digit (None for "no digit") and the probability of that answer."""
+        digits = probabilities[:10]
+        no_digit = self._no_digit_probability(probabilities)
+        digit = int(np.argmax(digits))
+        confidence = float(digits[digit])
+        refused = (
+            no_digit > confidence
+            if self.no_digit_threshold is None
+            else no_digit >= self.no_digit_threshold
+        )
+        if refused:
+            return NO_DIGIT, None, no_digit
+        if confidence < self.unsure_threshold or no_digit > confidence or not looks_like_one_digit:
+            return UNSURE, digit, confidence
+        return DIGIT, digit, confidence
 
     def predict_arrays(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Classes (N,) and probabilities (N, outputs) for N 28x28 arrays; class 10,
@@ -255,6 +276,7 @@ class Predictor:
             "path": str(self.model_path),
             "test_accuracy": self.metadata.get("test_accuracy"),
             "unsure_threshold": self.unsure_threshold,
+            "no_digit_threshold": self.no_digit_threshold,
             "loaded": True,
             "available": True,
         }

