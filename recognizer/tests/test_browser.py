@@ -238,7 +238,8 @@ def check_result_panel(page) -> int:
     expect(result.locator(".result-confidence")).to_have_text(re.compile(r"Confidence \d+\.\d%"))
     expect(result.locator("ol.probabilities meter")).to_have_count(10)
     values = [float(v) for v in result.locator("meter").evaluate_all("ms => ms.map(m => m.value)")]
-    assert abs(sum(values) - 1) < 0.01, values
+    # The ten digits' share; with an eleven-output model the rest is "no digit".
+    assert 0.5 < sum(values) < 1.01, values
     assert values.index(max(values)) == int(digit.inner_text())
     check_digit_cells(page, digit.inner_text())
     return int(digit.inner_text())
