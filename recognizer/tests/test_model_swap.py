@@ -57,6 +57,7 @@ def test_promote_and_rollback_under_load_fail_no_request(tmp_path):
         threads=4,
         MNIST_MODEL_DIR=str(tmp_path / "models"),
         MNIST_MODEL_POLL_SECONDS="0.5",
+        MNIST_RATE_LIMIT="off",  # the stream posts faster than a person would
     )
     with server:
         shipped = manage(server, "list_models", "--json")
