@@ -407,10 +407,8 @@ def train(
 
     # Ship a fresh, uncompiled copy: no optimizer state in the file (smaller, and
     # loading it needs nothing but the architecture and weights).
-    shipped = _starting_model(config)[0]
+    shipped = _architecture(config)
     shipped.set_weights(model.get_weights())
-    if config.no_digit_head:
-        shipped.get_layer(DIGIT_MODEL_LAYER).trainable = True  # retraining may tune it
 
     val_probabilities = predict_probabilities(shipped, x_val)
     non_digit_val = x_val_all[len(x_val) :]
@@ -474,6 +472,14 @@ def train(
     }
     write_json_atomically(metadata_path_for(output), metadata)
     return metadata
+
+
+def _architecture(config: TrainingConfig) -> keras.Model:
+    """A model of the design being trained, every layer trainable, weights not yet
+    set (a "no digit" head needs the earlier model's design, so that file is read)."""
+    if config.no_digit_head:
+        return with_no_digit_head(keras.models.load_model(config.init_from, compile=False))
+    return build_model()
 
 
 def _starting_model(
