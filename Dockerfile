@@ -4,7 +4,9 @@
 #   docker build -t mnistsite .        (the image alone; it needs a Cassandra to be healthy)
 #
 # Stages: builder (venv + collected static files) -> base (slim runtime, non-root)
-#         -> train (used by the compose `train` profile) and web (the default, last).
+#         -> train (the compose `train` profile), front (the compose `front`
+#         service: nginx) and web (the default, last: gunicorn, and nginx too when
+#         run alone with `docker run`).
 # tensorflow-cpu ships x86_64 wheels only, so the image is linux/amd64.
 
 # ---------------------------------------------------------------------------
@@ -30,7 +32,7 @@ COPY . .
 # The secret key here is a throwaway that only exists for this one command: it
 # is not an ENV or ARG, so it is in no layer's config and not in the final image.
 RUN chmod -R a+rX,go-w /app \
-    && chmod 0755 scripts/start-web \
+    && chmod 0755 scripts/start-web scripts/start-app scripts/start-front scripts/healthcheck \
     && DJANGO_SECRET_KEY=build-time-dummy-used-only-by-collectstatic \
        DJANGO_DEBUG=false \
        python manage.py collectstatic --noinput -v 0
@@ -52,9 +54,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     MNIST_PORT=8000 \
     MNIST_VAR_DIR=/app/var
 
-# Debian's nginx: scripts/start-web runs it as the app user in front of gunicorn's
-# unix socket, with its own config under MNIST_VAR_DIR; the package's own service
-# is kept from starting (policy-rc.d), there is no init system here anyway.
+# Debian's nginx, run as the app user with its own config under MNIST_VAR_DIR
+# (scripts/start-front); the package's own service is kept from starting
+# (policy-rc.d), there is no init system here anyway.
 RUN printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d \
     && chmod 0755 /usr/sbin/policy-rc.d \
     && apt-get update \
@@ -68,21 +70,22 @@ RUN groupadd --system --gid 10001 app \
 WORKDIR /app
 COPY --from=builder /opt/venv /opt/venv
 COPY --from=builder /app /app
-# The only writable place: the SQLite file and the spool (a volume in compose).
-RUN install -d -o app -g app -m 0750 /app/var /app/var/spool
+# The writable places: the SQLite file and the spool (a volume in compose), and
+# gunicorn's socket folder (a volume that compose shares with nginx's service).
+RUN install -d -o app -g app -m 0750 /app/var /app/var/spool \
+    && install -d -o app -g app -m 0700 /app/run
 
 USER 10001:10001
 EXPOSE 8000
 
-# /healthz answers 200 only when the model is loaded and Cassandra answers.
-# No curl in slim images: Python's urllib. The Host header is the first of
-# DJANGO_ALLOWED_HOSTS (so Django accepts it), and X-Forwarded-Proto keeps
-# DJANGO_HTTPS=true from redirecting the probe; any error or non-2xx exits 1.
+# /healthz answers 200 only when the model is loaded and Cassandra answers;
+# scripts/healthcheck asks it through nginx on MNIST_PORT (`--socket`: straight
+# to gunicorn, for the compose `web` service, which has no port).
 HEALTHCHECK --interval=30s --timeout=10s --start-period=90s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request as u; hosts = [h.strip().lstrip('.') for h in os.environ.get('DJANGO_ALLOWED_HOSTS', '').split(',') if h.strip() not in ('', '*')]; u.urlopen(u.Request('http://127.0.0.1:%s/healthz' % os.environ.get('MNIST_PORT', '8000'), headers={'Host': (hosts or ['localhost'])[0], 'X-Forwarded-Proto': 'https'}), timeout=8)"]
+    CMD ["python", "scripts/healthcheck"]
 
 # The same start-up script as `make run`: migrate, sync_cassandra, ensure_admin,
-# then nginx on 0.0.0.0:8000 (the exposed port) in front of gunicorn's unix socket.
+# gunicorn on a unix socket, and nginx on 0.0.0.0:8000 (the exposed port) in front.
 CMD ["scripts/start-web"]
 
 # ---------------------------------------------------------------------------
@@ -93,6 +96,16 @@ FROM base AS train
 
 HEALTHCHECK NONE
 CMD ["python", "manage.py", "train_model", "--data", "/data/mnist", "--output", "/app/ml_models/mnist_cnn.keras"]
+
+# ---------------------------------------------------------------------------
+# front: nginx alone, for the compose `front` service, in front of the `web`
+# service's gunicorn socket (a shared volume). The same runtime as web (its
+# layers are shared, so it costs no disk): nginx's config is rendered from the
+# site's own settings by manage.py nginx_config, and it serves /static/ itself.
+# ---------------------------------------------------------------------------
+FROM base AS front
+
+CMD ["scripts/start-front"]
 
 # ---------------------------------------------------------------------------
 # web: the default target. Refuse to build an image whose workers could never

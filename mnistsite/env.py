@@ -81,8 +81,9 @@ _RATE_LIMIT = re.compile(
 
 
 def env_rate_limit(name: str, default: str) -> RateLimit | None:
-    """``20r/s burst=40`` (nginx's own notation), or ``off`` for no limit (None)."""
-    raw = os.environ.get(name, default)
+    """``20r/s burst=40`` (nginx's own notation), or ``off`` for no limit (None).
+    Unset or empty means the default (compose passes an unset variable as empty)."""
+    raw = os.environ.get(name, "").strip() or default
     if raw.strip().lower() == "off":
         return None
     match = _RATE_LIMIT.match(raw)

@@ -19,6 +19,7 @@ import os
 import re
 import shlex
 import shutil
+import socketserver
 import stat
 import subprocess
 import sys
@@ -227,7 +228,15 @@ def services(compose) -> dict:
 # Which environment variables the project reads
 # ---------------------------------------------------------------------------
 
-_ENV_HELPERS = {"env_str", "env_bool", "env_int", "env_float", "env_list", "getenv"}
+_ENV_HELPERS = {
+    "env_str",
+    "env_bool",
+    "env_int",
+    "env_float",
+    "env_list",
+    "env_rate_limit",
+    "getenv",
+}
 
 
 def _is_os_environ(node: ast.AST) -> bool:
@@ -287,8 +296,8 @@ def env_names_read_by_shell(path: Path) -> set[str]:
 @pytest.fixture(scope="module")
 def names_the_site_reads() -> set[str]:
     """Every variable read by the settings, gunicorn.conf.py, the app's code
-    (e.g. ensure_admin) and the start-up script the image runs."""
-    python_files = [ROOT / "gunicorn.conf.py", ROOT / "manage.py"]
+    (e.g. ensure_admin), the start-up scripts the image runs and its health probe."""
+    python_files = [ROOT / "gunicorn.conf.py", ROOT / "manage.py", ROOT / "scripts" / "healthcheck"]
     python_files += sorted((ROOT / "mnistsite").glob("*.py"))
     python_files += [
         p
@@ -296,7 +305,8 @@ def names_the_site_reads() -> set[str]:
         if "tests" not in p.relative_to(ROOT).parts
     ]
     names = set().union(*(env_names_read_by_python(p) for p in python_files))
-    return names | env_names_read_by_shell(ROOT / "scripts" / "start-web")
+    scripts = ("start-web", "start-app", "start-front")
+    return names.union(*(env_names_read_by_shell(ROOT / "scripts" / name) for name in scripts))
 
 
 def test_the_variable_scanner_finds_what_the_site_is_known_to_read(names_the_site_reads):
@@ -309,8 +319,8 @@ def test_the_variable_scanner_finds_what_the_site_is_known_to_read(names_the_sit
         "MNIST_HOST",  # gunicorn.conf.py
         "DJANGO_ADMIN_PASSWORD",  # ensure_admin.py
         "MNIST_TF_INTRA_THREADS",  # predictor.py, through _threads(name)
-        "COLLECTSTATIC",  # scripts/start-web
-        "PYTHON",  # scripts/start-web
+        "COLLECTSTATIC",  # scripts/start-app
+        "PYTHON",  # scripts/start-app
     ):
         assert name in names_the_site_reads, name
     assert "DJANGO_SECRET_KEYS" not in names_the_site_reads
@@ -596,6 +606,7 @@ def run_probe(argv: list[str], **env: str) -> int:
     assert argv[0] == "python", "the probe runs the image's (venv) python"
     return subprocess.run(
         [sys.executable, *argv[1:]],
+        cwd=ROOT,
         env={"PATH": os.environ.get("PATH", ""), **env},
         capture_output=True,
         timeout=30,
@@ -608,7 +619,8 @@ def test_healthcheck_probes_healthz_and_fails_unless_it_answers_200(stages, fina
     args = effective(stages, final, "HEALTHCHECK")
     assert args and args.strip().upper() != "NONE", "the final image has no HEALTHCHECK"
     argv = healthcheck_argv(args)
-    assert "urllib" in " ".join(argv) and not {"curl", "wget"} & set(argv)
+    assert argv == ["python", "scripts/healthcheck"], "the probe is the project's own script"
+    assert not {"curl", "wget"} & set(argv), "the slim image has neither"
     port = str(fake_site.server_address[1])
 
     hosts = "digits.example.com,localhost"
@@ -626,6 +638,32 @@ def test_healthcheck_probes_healthz_and_fails_unless_it_answers_200(stages, fina
     fake_site.shutdown()
     fake_site.server_close()  # nothing listening
     assert run_probe(argv, MNIST_PORT=port, DJANGO_ALLOWED_HOSTS=hosts) != 0
+
+
+class _UnixHTTPServer(socketserver.ThreadingUnixStreamServer):
+    def get_request(self):  # http.server wants a (host, port) client address
+        connection, _ = super().get_request()
+        return connection, ("", 0)
+
+
+def test_the_web_service_probe_asks_gunicorn_over_its_socket(services, tmp_path):
+    """The compose `web` service has no port: its probe talks to the socket."""
+    argv = services["web"]["healthcheck"]["test"]
+    assert argv[0] == "CMD"
+    argv = argv[1:]
+    socket_path = tmp_path / "gunicorn.sock"
+    _FakeSite.status, _FakeSite.seen = 200, []
+    server = _UnixHTTPServer(str(socket_path), _FakeSite)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        assert run_probe(argv, GUNICORN_SOCKET=str(socket_path)) == 0
+        assert _FakeSite.seen[-1][0] == "/healthz"
+        _FakeSite.status = 503
+        assert run_probe(argv, GUNICORN_SOCKET=str(socket_path)) != 0
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert run_probe(argv, GUNICORN_SOCKET=str(tmp_path / "nothing.sock")) != 0
 
 
 def test_the_web_image_refuses_to_build_without_the_model(stages, final, tmp_path):
@@ -678,7 +716,7 @@ def test_only_the_var_dir_is_writable_and_it_belongs_to_the_runtime_user(stages,
 
 def test_compose_file_uses_the_specification_format(compose):
     assert "version" not in compose, "the top-level version key is obsolete"
-    assert {"cassandra", "web", "train"} <= set(compose["services"])
+    assert {"cassandra", "web", "front", "train"} <= set(compose["services"])
 
 
 def test_cassandra_is_the_pinned_5_0_release_make_run_uses_with_a_small_heap(services):
@@ -718,24 +756,57 @@ def test_web_waits_for_a_healthy_cassandra_and_finds_it_by_service_name(services
     assert env["CASSANDRA_PORT"] == "9042"
 
 
-def test_web_runs_the_image_cmd_from_the_dockerfile_final_stage(services, stages, final):
-    web = services["web"]
-    assert "command" not in web and "entrypoint" not in web, "start-web must run as the CMD"
-    build = web["build"]
+def build_target(service: dict) -> str | None:
+    build = service["build"]
     context = build if isinstance(build, str) else build.get("context", ".")
     assert (ROOT / context).resolve() == ROOT
-    target = None if isinstance(build, str) else build.get("target")
-    assert target in (None, final.name), "web must be built from the final stage"
-    assert web.get("restart") == "unless-stopped"
+    return None if isinstance(build, str) else build.get("target")
 
 
-def test_web_publishes_the_port_gunicorn_listens_on(services, stages, final):
-    ports = [str(p) for p in services["web"]["ports"]]
+def test_web_and_front_run_the_two_halves_of_start_web(services, stages, final):
+    """The image alone runs scripts/start-web (gunicorn and nginx); compose runs
+    its two halves as two services built from the same Dockerfile."""
+    start_web = (ROOT / "scripts" / "start-web").read_text()
+    assert "scripts/start-app &" in start_web and "scripts/start-front &" in start_web
+    web, front = services["web"], services["front"]
+    assert web["command"] == ["scripts/start-app"]
+    assert build_target(web) in (None, final.name), "web must be built from the final stage"
+    assert front["command"] == ["scripts/start-front"]
+    front_stage = next(s for s in stages if s.name == build_target(front))
+    assert exec_form(effective(stages, front_stage, "CMD")) == ["scripts/start-front"]
+    assert effective(stages, front_stage, "USER") == effective(stages, final, "USER")
+    for name in ("start-app", "start-front", "healthcheck"):
+        assert (ROOT / "scripts" / name).stat().st_mode & stat.S_IXUSR, name
+    assert front["depends_on"]["web"]["condition"] == "service_healthy"
+    assert web.get("restart") == front.get("restart") == "unless-stopped"
+
+
+def test_only_front_publishes_a_port_the_one_nginx_listens_on(services, stages, final):
+    published = {name for name, service in services.items() if service.get("ports")}
+    assert published == {"front"}, "gunicorn must not face clients: only nginx publishes"
+    ports = [str(p) for p in services["front"]["ports"]]
     assert [interpolate(p, {}) for p in ports] == ["8000:8000"]
     # The host side can be moved (the Docker test picks a free port).
     assert [interpolate(p, {"MNIST_HTTP_PORT": "18000"}) for p in ports] == ["18000:8000"]
     assert "8000" in effective(stages, final, "EXPOSE").split()
     assert effective_env(stages, final).get("MNIST_PORT", "8000") == "8000"
+    assert effective_env(stages, final).get("MNIST_HOST") == "0.0.0.0"
+
+
+def test_gunicorns_socket_is_shared_by_web_and_front_alone(compose, services, stages, final):
+    socket_path = environment_of(services["web"])["GUNICORN_SOCKET"]
+    assert environment_of(services["front"])["GUNICORN_SOCKET"] == socket_path
+    folder = str(Path(socket_path).parent)
+    sharing = {
+        name: [m[0] for m in (str(v).split(":") for v in s.get("volumes", [])) if m[1] == folder]
+        for name, s in services.items()
+    }
+    sharing = {name: sources for name, sources in sharing.items() if sources}
+    assert set(sharing) == {"web", "front"}, sharing
+    assert sharing["web"] == sharing["front"] and sharing["web"][0] in compose["volumes"]
+    # A new named volume takes the image folder's owner: the runtime user's, private.
+    runs = [a for s in stage_chain(stages, final) for kw, a in s.instructions if kw == "RUN"]
+    assert any(re.search(rf"-o app -g app -m 0700 {folder}\b", a) for a in runs), folder
 
 
 def test_web_keeps_sqlite_and_spool_in_a_named_volume_at_the_image_var_dir(
@@ -752,7 +823,7 @@ def test_web_keeps_sqlite_and_spool_in_a_named_volume_at_the_image_var_dir(
 
 def test_compose_sets_only_variables_the_site_reads(services, names_the_site_reads):
     """Catches drift: a renamed setting would otherwise be silently ignored."""
-    for name in ("web", "train"):
+    for name in ("web", "front", "train"):
         unknown = set(environment_of(services[name])) - names_the_site_reads
         assert not unknown, f"{name} sets variables nothing reads: {sorted(unknown)}"
 

@@ -1,6 +1,7 @@
-"""`docker compose up --build`, for real: the web image built from the project's
-Dockerfile, Cassandra from the compose file, reached only through the published
-port and the compose network. The steps share one stack and run in order.
+"""`docker compose up --build`, for real: the web and front images built from the
+project's Dockerfile, Cassandra from the compose file, reached only through the
+port that nginx (the `front` service) publishes, and the compose network. The
+steps share one stack and run in order.
 
 Base images that cannot be pulled are replaced by local stand-ins built from
 Debian's packages (scripts/docker-standins); the run's output says which.
@@ -35,6 +36,7 @@ from recognizer.tests.support.site_server import free_port
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 COMPILERS = ("gcc", "cc", "c++", "g++", "clang", "tcc")
+SERVICES = ("cassandra", "web", "front")
 
 
 @pytest.fixture(scope="module")
@@ -65,12 +67,12 @@ def stack(report):
         report(f"compose: {' '.join(program)}; project {stack.project}; web on {stack.base_url}")
         try:
             began = time.monotonic()
-            stack.compose("build", "web", timeout=1800)
-            report(f"built the web image in {time.monotonic() - began:.0f}s")
+            stack.compose("build", "web", "front", timeout=1800)
+            report(f"built the web and front images in {time.monotonic() - began:.0f}s")
             began = time.monotonic()
             stack.compose("up", "--detach", timeout=600)
-            stack.wait_healthy("cassandra", "web")
-            report(f"both services healthy {time.monotonic() - began:.0f}s after `up`")
+            stack.wait_healthy(*SERVICES)
+            report(f"all three services healthy {time.monotonic() - began:.0f}s after `up`")
             yield stack
         finally:
             stack.compose("down", "--volumes", "--timeout", "30", timeout=180)
@@ -129,11 +131,29 @@ def posted(stack, report):
     return by_source
 
 
-def test_both_services_report_healthy(stack):
-    assert stack.health("cassandra") == "healthy"
-    assert stack.health("web") == "healthy"
+def test_every_service_reports_healthy_and_only_nginx_has_a_published_port(stack):
+    assert {service: stack.health(service) for service in SERVICES} == dict.fromkeys(
+        SERVICES, "healthy"
+    )
     status, body = stack.api("/healthz")
     assert status == 200, body
+    published = {
+        service: run(["docker", "port", stack.container(service)]).stdout.split()
+        for service in SERVICES
+    }
+    assert published["cassandra"] == published["web"] == [], published
+    assert published["front"] and published["front"][-1].endswith(f":{stack.http_port}")
+
+
+def test_nginx_serves_static_files_itself(stack):
+    """With gunicorn frozen, nginx still answers /static/ from its own image."""
+    stack.compose("pause", "web")
+    try:
+        status, headers, body = stack.request("/static/recognizer/css/site.css")
+    finally:
+        stack.compose("unpause", "web")
+    assert status == 200 and "text/css" in headers.get("Content-Type", ""), headers
+    assert body.strip(), "an empty stylesheet"
 
 
 def test_a_drawing_and_an_upload_show_on_history_and_in_the_api(stack, posted):
@@ -153,7 +173,7 @@ def test_the_records_are_in_cassandra(stack, posted):
 
 def test_the_records_survive_a_restart_of_web(stack, posted):
     stack.compose("restart", "web", timeout=120)
-    stack.wait_healthy("web")
+    stack.wait_healthy("web", "front")
     assert set(api_records(stack)) >= {record["id"] for record in posted.values()}
     status, _, page = stack.request("/history/")
     assert status == 200 and f"/history/{posted['upload']['id']}/".encode() in page
@@ -175,12 +195,13 @@ def test_a_prediction_made_while_cassandra_is_down_reaches_it_later(stack, draw_
     assert uuid.UUID(record["id"]).hex in stored_ids(stack).replace("-", "")
 
 
-def test_web_runs_as_the_unprivileged_user(stack):
+@pytest.mark.parametrize("service, program", [("web", "gunicorn"), ("front", "nginx")])
+def test_web_and_front_run_as_the_unprivileged_user(stack, service, program):
     # Seen from the host: every process of the container (the master, the
-    # worker, a health probe) and its real uid.
-    processes = run(["docker", "top", stack.container("web"), "-o", "pid,uid,args"]).stdout
+    # workers, a health probe) and its real uid.
+    processes = run(["docker", "top", stack.container(service), "-o", "pid,uid,args"]).stdout
     rows = [line.split(None, 2) for line in processes.splitlines()[1:]]
-    assert rows and any("gunicorn" in args for _, _, args in rows), processes
+    assert rows and any(program in args for _, _, args in rows), processes
     assert {int(uid) for _, uid, _ in rows} == {WEB_UID}, processes
 
 
