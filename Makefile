@@ -29,7 +29,8 @@ install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
 $(VENV)/.installed: requirements.txt
-	test -x $(PY) || $(PYTHON3) -m venv $(VENV)
+	# A venv left half made (no pip) by an interrupted run is made again.
+	$(PY) -m pip --version >/dev/null 2>&1 || $(PYTHON3) -m venv --clear $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt
 	touch $@
