@@ -28,8 +28,8 @@ install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
 
+# A venv left half made (no pip) by an interrupted run is made again.
 $(VENV)/.installed: requirements.txt
-	# A venv left half made (no pip) by an interrupted run is made again.
 	$(PY) -m pip --version >/dev/null 2>&1 || $(PYTHON3) -m venv --clear $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt
