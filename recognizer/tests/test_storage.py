@@ -61,7 +61,9 @@ def test_it_saves_a_record_that_raw_cql_and_the_model_read_back(cql):
     assert row["image"] == b"\x89PNG-thumbnail"
     assert row["label"] is None
 
-    via_model = PredictRecord.objects.get(bucket=record.bucket, shard=record.shard, id=record.id)
+    (via_model,) = PredictRecord.objects.filter(
+        bucket=record.bucket, shard=record.shard, id=record.id
+    )
     assert via_model.filename == "seven.png"
     assert records.get_record(record.id).digit == 7
 
