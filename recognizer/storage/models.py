@@ -1,9 +1,10 @@
 """Prediction records, stored in Cassandra through django-cassandra-engine.
 
 The CQL design and its reasons are in README.md ("Storage design"). In short:
-records are partitioned by the UTC hour they were made in, clustered by a
-time-based UUID made by the application, newest first. The hour is derived
-from the id itself, so one record is found by id with a single-partition read.
+records are partitioned by the UTC hour they were made in and a shard, clustered
+by a time-based UUID made by the application, newest first. The hour and the
+shard are derived from the id itself, so one record is found by id with a
+single-partition read.
 """
 
 import json
@@ -25,11 +26,18 @@ ALL_BUCKETS = "all"
 
 
 class PredictRecord(DjangoCassandraModel):
-    """One prediction, as the user saw it."""
+    """One prediction, as the user saw it.
 
-    __table_name__ = "predict_record"
+    A new table, not predict_record: a primary key cannot change in place.
+    sync_cassandra copies the records of the old table (see record_migration).
+    """
+
+    __table_name__ = "predict_record_sharded"
 
     bucket = columns.DateTime(partition_key=True)
+    # record_ids.shard_of(id, the table's shard count); set when the record is saved,
+    # since only Cassandra knows the count (see records.shard_count).
+    shard = columns.Integer(partition_key=True)
     id = columns.TimeUUID(primary_key=True, clustering_order="DESC")
     created_at = columns.DateTime(required=True)
     source = columns.Text(required=True)

@@ -1,13 +1,17 @@
 """Prediction records in Cassandra: the only module that queries them.
 
-Records live in hourly partitions (see README.md, "Storage design"); this module
-hides that. Listing is keyset pagination: a cursor names the last record shown,
-and the next page continues from it inside its partition, then in older
-partitions found through the small bucket index. A page costs the same with a
-thousand records or a billion.
+Records live in partitions of one UTC hour and one of the table's shards (see
+README.md, "Storage design"); this module hides that. Listing is keyset
+pagination: a cursor names the last record shown, and the next page continues
+from it inside its hour, reading the hour's shards in parallel and merging them
+in id order, then in older hours found through the small bucket index. A page
+costs the same with a thousand records or a billion.
 """
 
 import functools
+import heapq
+import itertools
+import math
 import threading
 import time
 import uuid
@@ -24,13 +28,16 @@ from cassandra.query import UNSET_VALUE
 from django.conf import settings
 from django.db import connections
 
+from recognizer.storage import layout
 from recognizer.storage.models import ALL_BUCKETS, PredictBucket, PredictRecord
 from recognizer.storage.record_ids import (
     PROBE_ID,
     bucket_of,
     bucket_of_id,
+    cassandra_order,
     created_at_of,
     new_record_id,
+    shard_of,
 )
 from recognizer.storage.routers import CASSANDRA_ALIAS
 
@@ -38,6 +45,8 @@ OLDER = "older"
 NEWER = "newer"
 # How many bucket-index rows to read per round trip while walking partitions.
 _BUCKET_FETCH = 32
+# Rows per round trip when the newer direction filters here (see _shard_rows).
+_FILTERED_HERE_FETCH = 100
 
 
 class StorageUnavailable(Exception):
@@ -209,35 +218,102 @@ def new_record(**fields) -> PredictRecord:
     )
 
 
-class _PreparedInsert:
-    """The INSERT for PredictRecord, prepared once per session and keyspace.
+def _session_and_keyspace():
+    return (
+        cql_connection.get_session(CASSANDRA_ALIAS),
+        connections[CASSANDRA_ALIAS].settings_dict["NAME"],
+    )
 
-    cqlengine's Model.save() builds and sends an unprepared statement each
-    time (about 3 ms here); the prepared one takes under 1 ms, on the path of
-    every prediction. Its columns come from the model, the one definition of
-    the table.
+
+class _PreparedStatements:
+    """Statements prepared once per session, keyspace and text.
+
+    cqlengine builds and sends an unprepared statement each time (about 3 ms
+    here); a prepared one takes under 1 ms. ``{keyspace}`` in the text is
+    replaced by the keyspace of the Cassandra connection.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._statements: dict[tuple[int, str], object] = {}
-        self.columns = tuple(PredictRecord._columns)
+        self._statements: dict[tuple[int, str, str], object] = {}
 
-    def execute(self, record: PredictRecord) -> None:
-        session = cql_connection.get_session(CASSANDRA_ALIAS)
-        keyspace = connections[CASSANDRA_ALIAS].settings_dict["NAME"]
-        key = (id(session), keyspace)
+    def get(self, session, keyspace: str, cql: str, idempotent: bool = True):
+        key = (id(session), keyspace, cql)
         statement = self._statements.get(key)
         if statement is None:
             with self._lock:
-                statement = self._statements.get(key) or session.prepare(
-                    f"INSERT INTO {keyspace}.{PredictRecord.__table_name__} "
-                    f"({', '.join(self.columns)}) VALUES ({', '.join('?' * len(self.columns))})"
+                statement = self._statements.get(key)
+                if statement is None:
+                    statement = session.prepare(cql.format(keyspace=keyspace))
+                    statement.is_idempotent = idempotent
+                    self._statements[key] = statement
+        return statement
+
+
+_statements = _PreparedStatements()
+
+
+class _ShardCounts:
+    """The shard count of the records table, per keyspace, read once from its
+    comment (see layout): every process must place a record in the shard that
+    every other one looks in, whatever CASSANDRA_SHARDS says today."""
+
+    def __init__(self) -> None:
+        self._counts: dict[str, int] = {}
+
+    def get(self, session, keyspace: str) -> int:
+        count = self._counts.get(keyspace)
+        if count is None:
+            count = layout.shards_in(layout.table_comment(session, keyspace))
+            if count is None:
+                raise StorageUnavailable(
+                    f"{keyspace}.{layout.RECORD_TABLE} is missing or has no shard count in "
+                    "its comment; create it with `manage.py sync_cassandra`"
                 )
-                # An upsert of an application-made id: safe for the driver
-                # to retry on another node after a timeout or a lost node.
-                statement.is_idempotent = True
-                self._statements[key] = statement
+            self._counts[keyspace] = count
+        return count
+
+    def forget(self) -> None:
+        """For sync_cassandra (and tests) after they create the table."""
+        self._counts.clear()
+
+
+_shard_counts = _ShardCounts()
+
+
+def shard_count() -> int:
+    """How many shards each hour of the records table has."""
+    return _shard_counts.get(*_session_and_keyspace())
+
+
+def forget_shard_counts() -> None:
+    _shard_counts.forget()
+
+
+def _place(record: PredictRecord) -> PredictRecord:
+    """Give a record its shard, which only the table's shard count decides."""
+    record.shard = shard_of(record.id, shard_count())
+    return record
+
+
+class _PreparedInsert:
+    """The INSERT for PredictRecord (shard included), prepared once per session
+    and keyspace: under 1 ms, on the path of every prediction. Its columns come
+    from the model, the one definition of the table."""
+
+    def __init__(self) -> None:
+        self.columns = tuple(PredictRecord._columns)
+        self.cql = (
+            f"INSERT INTO {{keyspace}}.{PredictRecord.__table_name__} "
+            f"({', '.join(self.columns)}) VALUES ({', '.join('?' * len(self.columns))})"
+        )
+
+    def execute(self, record: PredictRecord) -> None:
+        session, keyspace = _session_and_keyspace()
+        # An upsert of an application-made id: safe for the driver to retry on
+        # another node after a timeout or a lost node.
+        statement = _statements.get(session, keyspace, self.cql)
+        _place(record)
         # Unset, not null, for missing values: no tombstones, and a replayed
         # record never erases a correction stored since.
         values = [
@@ -256,6 +332,7 @@ def save_record(record: PredictRecord) -> PredictRecord:
     from recognizer.storage import day_counts
 
     _connect()
+    _place(record)
     record.validate()
     _insert.execute(record)
     # After the insert: a record that failed to insert is spooled and counted on replay.
@@ -273,11 +350,16 @@ def save_record(record: PredictRecord) -> PredictRecord:
 
 @_translate_errors
 def get_record(record_id: uuid.UUID) -> PredictRecord | None:
-    """One record by id: a single-partition read, the partition derived from the id."""
+    """One record by id: a single-partition read, the partition (hour and shard)
+    derived from the id."""
     if record_id.version != 1:
         return None
     _connect()
-    rows = list(PredictRecord.objects.filter(bucket=bucket_of_id(record_id), id=record_id).limit(1))
+    rows = list(
+        PredictRecord.objects.filter(
+            bucket=bucket_of_id(record_id), shard=shard_of(record_id, shard_count()), id=record_id
+        ).limit(1)
+    )
     return _with_utc(rows[0]) if rows else None
 
 
@@ -301,7 +383,7 @@ def set_corrected_number(
     if record is None:
         return None
     label = int(number) if number is not None and len(number) == 1 else None
-    PredictRecord.objects.filter(bucket=record.bucket, id=record.id).update(
+    PredictRecord.objects.filter(bucket=record.bucket, shard=record.shard, id=record.id).update(
         label=label, corrected_number=number
     )
     record.label, record.corrected_number = label, number
@@ -364,19 +446,77 @@ def _exists(direction: str, bound: uuid.UUID, filters: dict) -> bool:
 def _walk(
     direction: str, bound: uuid.UUID | None, count: int, filters: dict
 ) -> Iterator[PredictRecord]:
-    """Records strictly beyond ``bound`` in ``direction``, partition by partition."""
+    """Records strictly beyond ``bound`` in ``direction``, hour by hour."""
     remaining = count
     for bucket in _buckets(direction, bound):
-        query = PredictRecord.objects.filter(bucket=bucket, **filters)
-        if bound is not None and bucket == bucket_of_id(bound):
-            query = query.filter(id__lt=bound) if direction == OLDER else query.filter(id__gt=bound)
-        if direction == NEWER:
-            query = query.order_by("id")
-        for record in query.limit(remaining):
-            yield _with_utc(record)
+        bound_here = bound if bound is not None and bucket == bucket_of_id(bound) else None
+        for record in itertools.islice(
+            _merged_hour(bucket, direction, bound_here, remaining, filters), remaining
+        ):
+            yield record
             remaining -= 1
         if remaining <= 0:
             return
+
+
+def _merged_hour(
+    bucket: datetime, direction: str, bound: uuid.UUID | None, count: int, filters: dict
+) -> Iterator[PredictRecord]:
+    """One hour's records beyond ``bound``, its shards read in parallel and merged
+    in Cassandra's id order, so that the next page's cursor (``id < bound`` in each
+    shard) starts exactly where this one stopped.
+
+    Each shard is asked for a page of about twice its share of ``count``; a
+    shard whose records run out before the merge is done fetches its next page
+    then, so the rows read stay close to the rows shown.
+    """
+    session, keyspace = _session_and_keyspace()
+    shards = shard_count()
+    page_size = 2 * math.ceil(count / shards) + 1
+    pending = [
+        _start_shard_read(session, keyspace, bucket, shard, direction, bound, page_size, filters)
+        for shard in range(shards)
+    ]
+    streams = [_shard_rows(future, filters) for future in pending]
+    yield from heapq.merge(*streams, key=_record_order, reverse=direction == OLDER)
+
+
+def _record_order(record: PredictRecord) -> tuple[int, bytes]:
+    return cassandra_order(record.id)
+
+
+def _start_shard_read(session, keyspace, bucket, shard, direction, bound, page_size, filters):
+    """Send one shard's query without waiting for it (execute_async).
+
+    Cassandra 5.0 refuses ORDER BY together with a Storage-Attached Index, so
+    the newer direction (ascending) with filters reads the shard unfiltered
+    and _shard_rows filters it here, in larger pages.
+    """
+    filter_in_cassandra = direction == OLDER or not filters
+    where = ["bucket = ?", "shard = ?"]
+    values = [bucket, shard]
+    if filter_in_cassandra:
+        where += [f"{name} = ?" for name in sorted(filters)]
+        values += [filters[name] for name in sorted(filters)]
+    if bound is not None:
+        where.append("id < ?" if direction == OLDER else "id > ?")
+        values.append(bound)
+    order = "" if direction == OLDER else " ORDER BY id ASC"
+    cql = (
+        f"SELECT * FROM {{keyspace}}.{PredictRecord.__table_name__} "
+        f"WHERE {' AND '.join(where)}{order}"
+    )
+    statement = _statements.get(session, keyspace, cql).bind(values)
+    statement.fetch_size = page_size if filter_in_cassandra else _FILTERED_HERE_FETCH
+    return session.execute_async(statement)
+
+
+def _shard_rows(future, filters: dict) -> Iterator[PredictRecord]:
+    """A shard's records as the merge asks for them: the driver fetches the next
+    page only when the merge has used up the last one."""
+    for row in future.result():
+        if all(row[name] == value for name, value in filters.items()):
+            yield _with_utc(PredictRecord._construct_instance(row))
 
 
 def _buckets(direction: str, bound: uuid.UUID | None) -> Iterator[datetime]:

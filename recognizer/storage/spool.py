@@ -44,10 +44,10 @@ PENDING = "pending.jsonl"
 REPLAYING = "replaying.jsonl"
 # Replay files of older versions (one per attempt: replaying-<ns>.jsonl).
 _OLD_REPLAYING = "replaying-*.jsonl"
-# Every column but those derived from the id (bucket, created_at) and the image,
+# Every column but those derived from the id (bucket, shard, created_at) and the image,
 # which is written as base64: a column added to PredictRecord is spooled too. Lines
 # spooled before a column existed lack it, and decode leaves it unset.
-_DERIVED = ("bucket", "id", "created_at", "image")
+_DERIVED = ("bucket", "shard", "id", "created_at", "image")
 _FIELDS = tuple(name for name in PredictRecord._columns if name not in _DERIVED)
 
 

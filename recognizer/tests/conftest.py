@@ -84,3 +84,47 @@ def data_url():
         return f"data:{media_type};base64," + base64.b64encode(png).decode("ascii")
 
     return encode
+
+
+# The records table of the layout before shards, as sync_cassandra made it.
+_OLD_RECORD_TABLE = """
+CREATE TABLE IF NOT EXISTS predict_record (
+    bucket timestamp, id timeuuid, created_at timestamp, source text, filename text,
+    digit int, confidence float, probabilities list<float>, unsure boolean, verdict text,
+    model_version text, image blob, label int, edit_token_hash text, number text,
+    digits text, corrected_number text,
+    PRIMARY KEY ((bucket), id)
+) WITH CLUSTERING ORDER BY (id DESC)
+"""
+
+
+class OldLayout:
+    """Writes records the way the version before shards did."""
+
+    def __init__(self, cql):
+        self.cql = cql
+
+    def insert(self, record, without: tuple[str, ...] = ()) -> None:
+        names = [
+            name
+            for name in record._columns
+            if name != "shard" and name not in without and getattr(record, name) is not None
+        ]
+        self.cql.execute(
+            f"INSERT INTO predict_record ({', '.join(names)}) "
+            f"VALUES ({', '.join(['%s'] * len(names))})",
+            [getattr(record, name) for name in names],
+        )
+        self.cql.execute(
+            "INSERT INTO predict_bucket (scope, bucket) VALUES ('all', %s)", [record.bucket]
+        )
+
+
+@pytest.fixture
+def old_layout(cql):
+    """An old-layout predict_record table, dropped after the test with the
+    migration's done-marker (so that the next test's copy runs again)."""
+    cql.execute(_OLD_RECORD_TABLE)
+    yield OldLayout(cql)
+    cql.execute("DROP TABLE IF EXISTS predict_record")
+    cql.execute("DROP TABLE IF EXISTS storage_migration")

@@ -107,7 +107,7 @@ def api_records(stack: Stack) -> dict[str, dict]:
 
 
 def stored_ids(stack: Stack) -> str:
-    return stack.cql("SELECT id, source, digit FROM mnist.predict_record;")
+    return stack.cql("SELECT id, source, digit FROM mnist.predict_record_sharded;")
 
 
 class _Named:

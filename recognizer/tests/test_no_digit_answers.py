@@ -80,13 +80,13 @@ def test_records_stored_before_verdicts_read_back_sensibly(client):
 
 def test_sync_cassandra_adds_the_verdict_column_to_an_existing_table(cql, keyspace):
     records.save_record(make_record(digit=3))
-    cql.execute("ALTER TABLE predict_record DROP verdict")
+    cql.execute("ALTER TABLE predict_record_sharded DROP verdict")
     call_command("sync_cassandra", database="cassandra", verbosity=0)
     columns = {
         row["column_name"]
         for row in cql.execute(
             "SELECT column_name FROM system_schema.columns "
-            "WHERE keyspace_name = %s AND table_name = 'predict_record'",
+            "WHERE keyspace_name = %s AND table_name = 'predict_record_sharded'",
             [keyspace],
         )
     }

@@ -14,18 +14,14 @@ pytestmark = pytest.mark.django_db(databases=BOTH_DATABASES, transaction=True)
 NUMBER_COLUMNS = ("number", "digits", "corrected_number")
 
 
-def test_sync_cassandra_adds_the_number_columns_to_a_table_that_holds_old_records(cql):
-    cql.execute("DROP INDEX IF EXISTS predict_record_number_idx")
+def test_sync_cassandra_gives_old_records_without_numbers_their_number(old_layout):
+    # Records of the layout before shards, from before numbers existed: copied into
+    # the sharded table with number = digit.
+    old_layout.cql.execute("DROP INDEX IF EXISTS predict_record_number_idx")
     for column in NUMBER_COLUMNS:
-        cql.execute(f"ALTER TABLE predict_record DROP {column}")
-    old = make_record(digit=7)
-    cql.execute(
-        "INSERT INTO predict_record (bucket, id, created_at, source, digit, confidence, "
-        "probabilities, unsure, model_version) VALUES (%s, %s, %s, 'canvas', 7, 0.99, %s, "
-        "false, 'old')",
-        [old.bucket, old.id, old.created_at, [0.0] * 7 + [0.99, 0.0, 0.0]],
-    )
-    cql.execute("INSERT INTO predict_bucket (scope, bucket) VALUES ('all', %s)", [old.bucket])
+        old_layout.cql.execute(f"ALTER TABLE predict_record DROP {column}")
+    old = make_record(digit=7, model_version="old", probabilities=[0.0] * 7 + [0.99, 0.0, 0.0])
+    old_layout.insert(old, without=NUMBER_COLUMNS)
 
     call_command("sync_cassandra", database="cassandra", verbosity=0)
 

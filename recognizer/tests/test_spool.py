@@ -62,7 +62,10 @@ def test_replaying_a_record_that_is_already_stored_keeps_one_copy(cql):
     spool.append(record)
     spool.append(record)
     assert spool.replay().replayed == 2
-    rows = cql.execute("SELECT id FROM predict_record WHERE bucket = %s", [record.bucket])
+    rows = cql.execute(
+        "SELECT id FROM predict_record_sharded WHERE bucket = %s AND shard = %s",
+        [record.bucket, record.shard],
+    )
     assert [row["id"] for row in rows] == [record.id]
 
 

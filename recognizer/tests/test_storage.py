@@ -28,16 +28,16 @@ def test_sync_cassandra_creates_the_keyspace_tables_and_indexes(cql, keyspace):
             "SELECT table_name FROM system_schema.tables WHERE keyspace_name = %s", [keyspace]
         )
     }
-    assert {"predict_record", "predict_bucket"} <= tables
+    assert {"predict_record_sharded", "predict_bucket"} <= tables
     columns = {
         row["column_name"]: (row["kind"], row["clustering_order"])
         for row in cql.execute(
             "SELECT column_name, kind, clustering_order FROM system_schema.columns "
-            "WHERE keyspace_name = %s AND table_name = 'predict_record'",
+            "WHERE keyspace_name = %s AND table_name = 'predict_record_sharded'",
             [keyspace],
         )
     }
-    assert columns["bucket"][0] == "partition_key"
+    assert columns["bucket"][0] == columns["shard"][0] == "partition_key"
     assert columns["id"] == ("clustering", "desc")
     indexes = {
         row["index_name"]
@@ -45,14 +45,15 @@ def test_sync_cassandra_creates_the_keyspace_tables_and_indexes(cql, keyspace):
             "SELECT index_name FROM system_schema.indexes WHERE keyspace_name = %s", [keyspace]
         )
     }
-    assert {"predict_record_digit_idx", "predict_record_source_idx"} <= indexes
+    assert {"predict_record_sharded_digit_idx", "predict_record_sharded_source_idx"} <= indexes
 
 
 def test_it_saves_a_record_that_raw_cql_and_the_model_read_back(cql):
     record = records.save_record(make_record(source="upload", filename="seven.png", digit=7))
 
     row = cql.execute(
-        "SELECT * FROM predict_record WHERE bucket = %s AND id = %s", [record.bucket, record.id]
+        "SELECT * FROM predict_record_sharded WHERE bucket = %s AND shard = %s AND id = %s",
+        [record.bucket, record.shard, record.id],
     ).one()
     assert row is not None
     assert (row["source"], row["filename"], row["digit"]) == ("upload", "seven.png", 7)
@@ -60,7 +61,9 @@ def test_it_saves_a_record_that_raw_cql_and_the_model_read_back(cql):
     assert row["image"] == b"\x89PNG-thumbnail"
     assert row["label"] is None
 
-    via_model = PredictRecord.objects.get(bucket=record.bucket, id=record.id)
+    (via_model,) = PredictRecord.objects.filter(
+        bucket=record.bucket, shard=record.shard, id=record.id
+    )
     assert via_model.filename == "seven.png"
     assert records.get_record(record.id).digit == 7
 
@@ -98,12 +101,7 @@ def test_it_keeps_all_of_1000_records_written_at_once(cql):
         per_millisecond[key] = per_millisecond.get(key, 0) + 1
     assert max(per_millisecond.values()) > 1
 
-    stored = set()
-    for bucket in {record.bucket for record in written}:
-        stored |= {
-            row["id"]
-            for row in cql.execute("SELECT id FROM predict_record WHERE bucket = %s", [bucket])
-        }
+    stored = {row["id"] for row in cql.execute("SELECT id FROM predict_record_sharded")}
     assert stored == {record.id for record in written}
 
 
@@ -172,7 +170,8 @@ def test_saving_the_same_record_twice_keeps_one(cql):
     records.save_record(record)
     rows = list(
         cql.execute(
-            "SELECT id FROM predict_record WHERE bucket = %s", [bucket_of(record.created_at)]
+            "SELECT id FROM predict_record_sharded WHERE bucket = %s AND shard = %s",
+            [bucket_of(record.created_at), record.shard],
         )
     )
     assert [row["id"] for row in rows].count(record.id) == 1

@@ -1,21 +1,26 @@
 """Create the keyspace, tables and indexes for prediction records.
 
 django-cassandra-engine's own command creates the keyspace and one table per
-model. This one runs it, then adds the Storage-Attached Indexes (Cassandra 5)
-that let the history page filter a partition by digit or source without
-reading all of it. Every statement is idempotent, so running it again is safe.
+model. This one runs it, creating the records table with its shard count
+(CASSANDRA_SHARDS, kept in the table's comment, see storage.layout), then adds
+the Storage-Attached Indexes (Cassandra 5) that let the history page filter a
+partition by digit or source without reading all of it, and copies the records
+of the layout before shards (storage.record_migration). Every step is
+idempotent, so running it again is safe.
 """
 
 import time
+from contextlib import contextmanager
 
 from cassandra import DriverException
 from cassandra.cluster import NoHostAvailable
-from cassandra.query import SimpleStatement
 from django.conf import settings
 from django.core.management.base import CommandError
 from django.db import connections
 from django_cassandra_engine.management.commands import sync_cassandra
 
+from recognizer.storage import layout, record_migration, records
+from recognizer.storage.models import PredictRecord
 from recognizer.storage.routers import CASSANDRA_ALIAS
 
 INDEXED_COLUMNS = ("digit", "source", "model_version", "number")
@@ -27,14 +32,19 @@ INDEX_BUILD_TIMEOUT = 120
 SCHEMA_CHANGE_TIMEOUT = 60.0
 
 
+def index_name(column: str) -> str:
+    return f"{layout.RECORD_TABLE}_{column}_idx"
+
+
 class Command(sync_cassandra.Command):
     help = (
         "Create the Cassandra keyspace (CASSANDRA_KEYSPACE, with "
-        "CASSANDRA_REPLICATION_FACTOR), the predict_record and predict_bucket "
-        "tables (adding columns a newer version defines to existing tables), and "
-        "the SAI indexes on predict_record(digit), (source), (model_version) and "
-        "(number). Safe to "
-        "run again."
+        f"CASSANDRA_REPLICATION_FACTOR), the {layout.RECORD_TABLE} table with "
+        "CASSANDRA_SHARDS shards per hour (fixed once the table exists) and the "
+        "predict_bucket table (adding columns a newer version defines to existing "
+        f"tables), the SAI indexes on {layout.RECORD_TABLE}(digit), (source), "
+        "(model_version) and (number), and copy the records of the old "
+        f"{layout.OLD_RECORD_TABLE} table if there is one. Safe to run again."
     )
 
     def handle(self, **options):
@@ -53,61 +63,73 @@ class Command(sync_cassandra.Command):
             ) from exc
 
     def sync(self, alias):
-        adds_numbers = alias == CASSANDRA_ALIAS and self._table_lacks_numbers(alias)
-        super().sync(alias)
         if alias != CASSANDRA_ALIAS:
-            return
-        connection = connections[alias]
-        keyspace = connection.settings_dict["NAME"]
-        session = connection.connection.session
-        if adds_numbers:
-            self._backfill_numbers(session, keyspace)
-        for column in INDEXED_COLUMNS:
-            self.stdout.write(f"Indexing {keyspace}.predict_record({column}) ..")
-            session.execute(
-                f"CREATE INDEX IF NOT EXISTS predict_record_{column}_idx "
-                f"ON {keyspace}.predict_record ({column}) USING 'sai'"
-            )
-        self._wait_until_queryable(session, keyspace)
-        self.stdout.write(self.style.SUCCESS(f"Cassandra keyspace {keyspace} is ready."))
-
-    def _table_lacks_numbers(self, alias: str) -> bool:
-        """True when predict_record exists without the number column: records made
-        before numbers existed, which the backfill below gives their number."""
+            return super().sync(alias)
         connection = connections[alias]
         connection.connect()
-        rows = connection.connection.session.execute(
-            "SELECT column_name FROM system_schema.columns "
-            "WHERE keyspace_name = %s AND table_name = 'predict_record'",
-            [connection.settings_dict["NAME"]],
-        )
-        names = {row["column_name"] for row in rows}
-        return bool(names) and "number" not in names
-
-    def _backfill_numbers(self, session, keyspace: str) -> None:
-        # Once, when the column is added: old records get number = digit, so that the
-        # exact-match number filter finds them too (reading already shows it).
-        self.stdout.write(f"Giving {keyspace}.predict_record's old records their number ..")
-        update = session.prepare(
-            f"UPDATE {keyspace}.predict_record SET number = ? WHERE bucket = ? AND id = ?"
-        )
-        rows = session.execute(
-            SimpleStatement(
-                f"SELECT bucket, id, digit, number FROM {keyspace}.predict_record",
-                fetch_size=1000,
+        keyspace = connection.settings_dict["NAME"]
+        session = connection.connection.session
+        shards = self._shard_count_to_use(session, keyspace)
+        with _created_with_comment(PredictRecord, layout.comment_for(shards)):
+            super().sync(alias)
+        records.forget_shard_counts()
+        for column in INDEXED_COLUMNS:
+            self.stdout.write(f"Indexing {keyspace}.{layout.RECORD_TABLE}({column}) ..")
+            session.execute(
+                f"CREATE INDEX IF NOT EXISTS {index_name(column)} "
+                f"ON {keyspace}.{layout.RECORD_TABLE} ({column}) USING 'sai'"
             )
+        self._wait_until_queryable(session, keyspace)
+        self._copy_old_records(session, keyspace, shards)
+        self.stdout.write(self.style.SUCCESS(f"Cassandra keyspace {keyspace} is ready."))
+
+    def _shard_count_to_use(self, session, keyspace: str) -> int:
+        """CASSANDRA_SHARDS for a new table; an existing table keeps its own, and a
+        different setting is refused: moving records between shards would need a
+        copy of the whole table, and a record in the wrong shard is not found."""
+        wanted = settings.CASSANDRA_SHARDS
+        comment = layout.table_comment(session, keyspace)
+        if comment is None:
+            return wanted
+        existing = layout.shards_in(comment)
+        if existing is None:
+            raise CommandError(
+                f"{keyspace}.{layout.RECORD_TABLE} has no shard count in its comment "
+                f"({comment!r}); it was not made by this command. Drop it, or set its "
+                f"comment to {layout.comment_for(wanted)!r} if its records were written "
+                f"with {wanted} shards."
+            )
+        if existing != wanted:
+            raise CommandError(
+                f"{keyspace}.{layout.RECORD_TABLE} was created with {existing} shard(s) per "
+                f"hour, but CASSANDRA_SHARDS is {wanted}. A table's shard count cannot "
+                f"change (its records would no longer be found by id): set "
+                f"CASSANDRA_SHARDS={existing}."
+            )
+        return existing
+
+    def _copy_old_records(self, session, keyspace: str, shards: int) -> None:
+        if not layout.table_exists(session, keyspace, layout.OLD_RECORD_TABLE):
+            return
+        self.stdout.write(
+            f"Copying {keyspace}.{layout.OLD_RECORD_TABLE} into {layout.RECORD_TABLE} .."
         )
-        count = 0
-        for row in rows:
-            if row["number"] is None and row["digit"] is not None:
-                session.execute(update, [str(row["digit"]), row["bucket"], row["id"]])
-                count += 1
-        self.stdout.write(f"{count} old record(s) updated.")
+        result = record_migration.copy_old_records(
+            session, keyspace, shards, progress=lambda line: self.stdout.write(f"  {line}")
+        )
+        if result.skipped:
+            self.stdout.write("  done before; nothing to copy.")
+            return
+        self.stdout.write(
+            f"  {result.copied} record(s) copied, {result.already_there} already there. "
+            f"{keyspace}.{layout.OLD_RECORD_TABLE} is no longer read: drop it once you "
+            "have checked the new table."
+        )
 
     def _wait_until_queryable(self, session, keyspace: str) -> None:
         # SAI indexes build in the background; a filtered query before the
         # build ends fails with INDEX_NOT_AVAILABLE.
-        names = {f"predict_record_{column}_idx" for column in INDEXED_COLUMNS}
+        names = {index_name(column) for column in INDEXED_COLUMNS}
         deadline = time.monotonic() + INDEX_BUILD_TIMEOUT
         while time.monotonic() < deadline:
             rows = session.execute(
@@ -122,3 +144,16 @@ class Command(sync_cassandra.Command):
         raise CommandError(
             f"The indexes of {keyspace} were not ready after {INDEX_BUILD_TIMEOUT} s."
         )
+
+
+@contextmanager
+def _created_with_comment(model, comment: str):
+    """While django-cassandra-engine syncs, the model asks for ``comment``: a new
+    table is born with its shard count (no window in which it exists without
+    one), and an existing table, already checked to have the same, is unchanged."""
+    saved = model.__options__
+    model.__options__ = {**(saved or {}), "comment": comment}
+    try:
+        yield
+    finally:
+        model.__options__ = saved

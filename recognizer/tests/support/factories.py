@@ -11,7 +11,8 @@ PROBABILITIES = [0.01] * 9 + [0.91]
 
 
 def make_record(at=None, **overrides):
-    """An unsaved record with plausible fields, made at ``at`` (default: now)."""
+    """An unsaved record with plausible fields, made at ``at`` (default: now), or
+    with the given ``id``."""
     from recognizer.storage import records
     from recognizer.storage.record_ids import new_record_id
 
@@ -24,8 +25,9 @@ def make_record(at=None, **overrides):
         "model_version": "test",
         "image": b"\x89PNG-thumbnail",
     }
+    record_id = overrides.pop("id", None) or new_record_id(at)
     fields.update(overrides)
-    return records.new_record(id=new_record_id(at), **fields)
+    return records.new_record(id=record_id, **fields)
 
 
 def correctable(record):

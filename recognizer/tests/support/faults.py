@@ -107,7 +107,7 @@ def stored_ids(server: SiteServer, consistency: str = "ONE") -> list[uuid.UUID]:
     try:
         session = cluster.connect(server.keyspace)
         query = SimpleStatement(
-            "SELECT id FROM predict_record",
+            "SELECT id FROM predict_record_sharded",
             consistency_level=ConsistencyLevel.name_to_value[consistency],
             fetch_size=5000,
         )
