@@ -3,20 +3,30 @@
 Written on the way (one counter update per stored record or correction) so
 that the admin's chart reads a few small partitions instead of scanning the
 records. See models.ModelDayCount for why a retried write may count twice.
+
+Counting is best effort, after the record itself is stored: a counter update
+cannot be retried safely (it is not idempotent), and in a cluster it times out
+when its leader replica has just died although the record was written at
+LOCAL_QUORUM. Such a failure is logged and the chart undercounts by one; it
+never turns a stored record into an error or a spooled one.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import defaultdict
 from datetime import datetime, timedelta
 
+from cassandra import DriverException
+from cassandra.connection import ConnectionException
 from cassandra.cqlengine import connection as cql_connection
 from django.db import connections
 
 from recognizer.storage.models import ModelDayCount
 from recognizer.storage.routers import CASSANDRA_ALIAS
 
+logger = logging.getLogger(__name__)
 _lock = threading.Lock()
 _statements: dict[tuple[int, str, str], object] = {}
 
@@ -40,7 +50,11 @@ def _increment(day: datetime, model_version: str, **amounts: int) -> None:
                 "WHERE day = ? AND model_version = ?"
             )
             _statements[key] = statement
-    session.execute(statement, [amounts[name] for name in sorted(amounts)] + [day, model_version])
+    values = [amounts[name] for name in sorted(amounts)] + [day, model_version]
+    try:
+        session.execute(statement, values)
+    except (DriverException, ConnectionException, OSError) as exc:
+        logger.warning("Not counted in the daily chart (%s of %s): %s", names, day.date(), exc)
 
 
 def count_prediction(created_at: datetime, model_version: str, unsure: bool) -> None:

@@ -335,8 +335,6 @@ def save_record(record: PredictRecord) -> PredictRecord:
     _place(record)
     record.validate()
     _insert.execute(record)
-    # After the insert: a record that failed to insert is spooled and counted on replay.
-    day_counts.count_prediction(record.created_at, record.model_version, record.unsure)
     keyspace = connections[CASSANDRA_ALIAS].settings_dict["NAME"]
     bucket = bucket_of_id(record.id)
     if _known_buckets.needs_write(keyspace, bucket):
@@ -345,6 +343,9 @@ def save_record(record: PredictRecord) -> PredictRecord:
         except Exception:
             _known_buckets.forget(keyspace, bucket)
             raise
+    # Last, and best effort (see day_counts): a record that failed to insert is
+    # spooled and counted on replay; a failed count never fails a stored record.
+    day_counts.count_prediction(record.created_at, record.model_version, record.unsure)
     return record
 
 
