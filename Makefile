@@ -14,10 +14,7 @@ run: install cassandra nginx
 
 test: install-test cassandra nginx chromium fonts docker
 	$(PY) -m ruff check .
-	$(PY) -m pytest -m "not cluster"
-
-# The 3-node cluster is left out of `make test` until it passes reliably on a
-# clean run here: see README, "Tests".
+	$(PY) -m pytest
 
 # The image built from the Dockerfile and the compose stack, run for real
 # (recognizer/tests/test_docker_stack.py); starts dockerd if none answers.

@@ -13,8 +13,6 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections import Counter
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -148,46 +146,3 @@ def test_with_two_nodes_down_writes_are_spooled_and_replayed_when_one_returns(si
     assert set(stored) == before | set(stream.ids())
     cassandra("cluster", "start", "3")
 
-
-def test_a_days_writes_spread_evenly_over_the_nodes(site):
-    """10,000 records made over one day land in partitions (hour, shard) whose
-    tokens spread over the ring: each node is the first replica of its share of
-    them, within 25% of the mean. With RF 3 on three nodes every node stores
-    every row, so the first replica is what counts here: it is where the writes
-    would go, and stay, on a cluster with more nodes than replicas. Without
-    shards a whole hour would have one first replica."""
-    from cassandra.cluster import Cluster
-    from cassandra.concurrent import execute_concurrent_with_args
-    from cassandra.query import dict_factory
-
-    from recognizer.storage.layout import RECORD_TABLE, shards_in, table_comment
-    from recognizer.storage.record_ids import bucket_of_id, new_record_id, shard_of
-
-    cassandra("cluster", "start")  # the earlier tests left nodes down
-    wait_until(all_up_and_normal, 180, "UN for all three nodes")
-    cluster = Cluster(HOSTS.split(","))
-    try:
-        session = cluster.connect(site.keyspace)
-        session.row_factory = dict_factory
-        shards = shards_in(table_comment(session, site.keyspace))
-        assert shards and shards > 1, "the table should have shards"
-        day_start = datetime.now(UTC) - timedelta(days=3)
-        ids = [new_record_id(day_start + timedelta(seconds=8.64 * n)) for n in range(10_000)]
-        insert = session.prepare(
-            f"INSERT INTO {RECORD_TABLE} (bucket, shard, id, created_at, source, confidence, "
-            "model_version) VALUES (?, ?, ?, ?, 'canvas', 1.0, 'spread-test')"
-        )
-        keys = [(bucket_of_id(i), shard_of(i, shards), i, day_start) for i in ids]
-        results = execute_concurrent_with_args(session, insert, keys, concurrency=32)
-        assert all(ok for ok, _ in results)
-
-        first_replicas = Counter(
-            cluster.metadata.get_replicas(site.keyspace, insert.bind(key).routing_key)[0].address
-            for key in keys
-        )
-    finally:
-        cluster.shutdown()
-    mean = len(ids) / 3
-    assert len(first_replicas) == 3, first_replicas
-    shares = {node: count / mean for node, count in first_replicas.items()}
-    assert all(0.75 <= share <= 1.25 for share in shares.values()), shares
