@@ -14,21 +14,16 @@ never turns a stored record into an error or a spooled one.
 from __future__ import annotations
 
 import logging
-import threading
 from collections import defaultdict
 from datetime import datetime, timedelta
 
 from cassandra import DriverException
 from cassandra.connection import ConnectionException
-from cassandra.cqlengine import connection as cql_connection
-from django.db import connections
 
+from recognizer.storage import records
 from recognizer.storage.models import ModelDayCount
-from recognizer.storage.routers import CASSANDRA_ALIAS
 
 logger = logging.getLogger(__name__)
-_lock = threading.Lock()
-_statements: dict[tuple[int, str, str], object] = {}
 
 
 def _day(moment: datetime) -> datetime:
@@ -37,19 +32,14 @@ def _day(moment: datetime) -> datetime:
 
 def _increment(day: datetime, model_version: str, **amounts: int) -> None:
     """One prepared UPDATE (cqlengine's counter update is unprepared and slower)."""
-    session = cql_connection.get_session(CASSANDRA_ALIAS)
-    keyspace = connections[CASSANDRA_ALIAS].settings_dict["NAME"]
     names = ",".join(sorted(amounts))
-    key = (id(session), keyspace, names)
-    statement = _statements.get(key)
-    if statement is None:
-        with _lock:
-            sets = ", ".join(f"{name} = {name} + ?" for name in sorted(amounts))
-            statement = _statements.get(key) or session.prepare(
-                f"UPDATE {keyspace}.{ModelDayCount.__table_name__} SET {sets} "
-                "WHERE day = ? AND model_version = ?"
-            )
-            _statements[key] = statement
+    sets = ", ".join(f"{name} = {name} + ?" for name in sorted(amounts))
+    # Not idempotent: a counter update retried after a timeout may count twice.
+    session, statement = records.prepared(
+        f"UPDATE {{keyspace}}.{ModelDayCount.__table_name__} SET {sets} "
+        "WHERE day = ? AND model_version = ?",
+        idempotent=False,
+    )
     values = [amounts[name] for name in sorted(amounts)] + [day, model_version]
     try:
         session.execute(statement, values)
