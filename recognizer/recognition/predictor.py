@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 
-from recognizer.recognition.images import IMAGE_SIDE
+from recognizer.recognition.images import DIGIT_CLASSES, IMAGE_SIDE, NO_DIGIT_CLASS
 from recognizer.recognition.preprocessing import InkReport, preprocess_with_report
 from recognizer.storage.models import VERDICT_DIGIT, VERDICT_NO_DIGIT, VERDICT_UNSURE
 
@@ -243,20 +243,27 @@ class Predictor:
         no_digit = self._no_digit_probability(probabilities)
         digit = int(np.argmax(digits))
         confidence = float(digits[digit])
-        refused = (
-            no_digit > confidence
-            if self.no_digit_threshold is None
-            else no_digit >= self.no_digit_threshold
-        )
-        if refused:
+        if self._refused(probabilities[np.newaxis])[0]:
             return NO_DIGIT, None, no_digit
         if confidence < self.unsure_threshold or no_digit > confidence or not looks_like_one_digit:
             return UNSURE, digit, confidence
         return DIGIT, digit, confidence
 
+    def _refused(self, probabilities: np.ndarray) -> np.ndarray:
+        """For N rows of model outputs, whether the site answers "no digit": the
+        no-digit output reaches the model's threshold (or, for a model without
+        one, beats every digit). A ten-output model never refuses."""
+        if probabilities.shape[1] <= NO_DIGIT_CLASS:
+            return np.zeros(len(probabilities), dtype=bool)
+        no_digit = probabilities[:, NO_DIGIT_CLASS]
+        if self.no_digit_threshold is None:
+            return no_digit > probabilities[:, :DIGIT_CLASSES].max(axis=1)
+        return no_digit >= self.no_digit_threshold
+
     def predict_arrays(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Classes (N,) and probabilities (N, outputs) for N 28x28 arrays; class 10,
-        where the model has it, is "no digit"."""
+        """The site's answers (N,) and probabilities (N, outputs) for N 28x28 arrays:
+        an answer is the winning digit, or NO_DIGIT_CLASS where the site says "no digit"
+        (verdict_of's rule, so accuracies measured here are the site's)."""
         x = np.asarray(x)
         if x.ndim != 3 or x.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE):
             raise ValueError(f"expected an N x 28 x 28 array, got shape {x.shape}")
@@ -268,7 +275,9 @@ class Predictor:
             chunk[: len(part)] = part
             chunk[len(part) :] = 0
             probabilities[start : start + len(part)] = self._batch(chunk).numpy()[: len(part)]
-        return probabilities.argmax(axis=1), probabilities
+        answers = probabilities[:, :DIGIT_CLASSES].argmax(axis=1)
+        answers[self._refused(probabilities)] = NO_DIGIT_CLASS
+        return answers, probabilities
 
     def info(self) -> dict[str, Any]:
         return {

@@ -27,13 +27,13 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from keras import layers  # noqa: E402
 
-from recognizer.recognition.images import IMAGE_SIDE  # noqa: E402
+from recognizer.recognition.images import IMAGE_SIDE, NO_DIGIT_CLASS  # noqa: E402
 from recognizer.recognition.mnist_data import MnistData, sha256_file  # noqa: E402
 from recognizer.recognition.nondigits import font_paths, make_non_digits  # noqa: E402
 from recognizer.storage import atomic_files  # noqa: E402
 
 NUM_CLASSES = 11  # the ten digits, then "no digit"
-NO_DIGIT = 10  # the class index of "this is not a digit"
+NO_DIGIT = NO_DIGIT_CLASS  # the class index of "this is not a digit"
 
 # What callers must feed the model; also written to the metadata JSON.
 INPUT_CONVENTION = {

@@ -218,6 +218,18 @@ def new_record(**fields) -> PredictRecord:
     )
 
 
+def probe_record() -> PredictRecord:
+    """The health checks' probe record (see record_ids.PROBE_ID), unsaved."""
+    return new_record(
+        id=PROBE_ID,
+        source="probe",
+        digit=0,
+        confidence=0.0,
+        probabilities=[0.0] * 10,
+        model_version="probe",
+    )
+
+
 def _session_and_keyspace():
     return (
         cql_connection.get_session(CASSANDRA_ALIAS),
@@ -563,18 +575,7 @@ def probe() -> str:
     predictions could not be stored or read. Returns the servers' versions.
     """
     _connect()
-    _insert.execute(
-        _place(
-            new_record(
-                id=PROBE_ID,
-                source="probe",
-                digit=0,
-                confidence=0.0,
-                probabilities=[0.0] * 10,
-                model_version="probe",
-            )
-        )
-    )
+    _insert.execute(_place(probe_record()))
     if get_record(PROBE_ID) is None:
         raise StorageUnavailable("Cassandra did not return the record just written")
     return server_versions()

@@ -9,7 +9,9 @@ development node again, whatever happens.
 """
 
 import json
+import re
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -97,6 +99,42 @@ def site(cluster):
         yield server
 
 
+def local_write_count(node: int, keyspace: str) -> int:
+    stats = nodetool(node, "tablestats", f"{keyspace}.predict_record_sharded")
+    return int(re.search(r"Local write count: (\d+)", stats)[1])
+
+
+def test_a_days_records_spread_evenly_over_the_nodes(cluster):
+    """Shards are what spread an hour's writes over the nodes (before them, all
+    of an hour went to one partition, so to one replica set). At RF 3 on three
+    nodes every node holds every record whatever the layout, so this measures
+    where each record lands at RF 1: 10,000 records over a day (24 hours of 16
+    shards), written by the site's own save_record."""
+    wait_until(all_up_and_normal, 120, "UN for all three nodes")
+    # The site's settings on a keyspace of its own; the site itself is not started.
+    spread = SiteServer(
+        keyspace_prefix="spread",
+        CASSANDRA_HOSTS=HOSTS,
+        CASSANDRA_REPLICATION_FACTOR="1",
+        CASSANDRA_CONSISTENCY="ONE",
+    )
+    try:
+        subprocess.run(
+            [sys.executable, "-m", "recognizer.tests.support.spread_writes", "10000", "24"],
+            cwd=ROOT,
+            env=spread.env,
+            check=True,
+            timeout=600,
+        )
+        writes = [local_write_count(node, spread.keyspace) for node in (1, 2, 3)]
+    finally:
+        spread.drop_keyspace()
+    print(f"writes per node at RF 1: {writes}")
+    assert sum(writes) == 10_000
+    mean = sum(writes) / 3
+    assert all(abs(count - mean) <= 0.25 * mean for count in writes), writes
+
+
 def history_works(server: SiteServer) -> bool:
     page = server.api("/api/predictions/?limit=5")
     return len(page["results"]) == 5
@@ -145,4 +183,3 @@ def test_with_two_nodes_down_writes_are_spooled_and_replayed_when_one_returns(si
     assert len(stored) == len(set(stored))
     assert set(stored) == before | set(stream.ids())
     cassandra("cluster", "start", "3")
-

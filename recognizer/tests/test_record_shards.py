@@ -123,20 +123,13 @@ def test_a_record_is_read_from_the_one_partition_its_id_names(cql):
     assert records.get_record(record.id) is None
 
 
-def test_sync_cassandra_copies_the_old_table_once_and_a_rerun_changes_nothing(
-    cql, old_layout
-):
+def test_sync_cassandra_copies_the_old_table_once_and_a_rerun_changes_nothing(cql, old_layout):
     start = datetime(2025, 9, 3, 10, 40, tzinfo=UTC)
     old = [make_record(at=start + timedelta(minutes=9 * n), digit=n % 10) for n in range(60)]
     old[3].label, old[3].corrected_number = 4, "4"
     for record in old:
         old_layout.insert(record, without=("number",) if record.digit == 7 else ())
-    old_layout.insert(
-        records.new_record(
-            id=PROBE_ID, source="probe", digit=0, confidence=0.0,
-            probabilities=[0.0] * 10, model_version="probe",
-        )
-    )
+    old_layout.insert(records.probe_record())
 
     call_command("sync_cassandra", database="cassandra", verbosity=0)
 

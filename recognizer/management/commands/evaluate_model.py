@@ -87,6 +87,7 @@ class Command(BaseCommand):
             data = load_mnist(options["data"] or Path(settings.MNIST_DATA_DIR))
         except MnistDataError as exc:
             raise CommandError(str(exc)) from None
+        from recognizer.recognition.images import NO_DIGIT_CLASS
         from recognizer.recognition.predictor import ModelUnavailable, Predictor
 
         model_path = options["model"] or Path(settings.MODEL_PATH)
@@ -96,13 +97,11 @@ class Command(BaseCommand):
         except ModelUnavailable as exc:
             raise CommandError(str(exc)) from None
 
-        _, probabilities = predictor.predict_arrays(data.x_test)
-        labels = data.y_test
-        # The answers the site gives: a digit, or None for "no digit" (those are
+        # The answers the site gives: a digit, or NO_DIGIT_CLASS for "no digit" (those are
         # wrong, counted apart, and left out of the digit-by-digit matrix).
-        answers = [predictor.verdict_of(p)[1] for p in probabilities]
-        refused = np.array([answer is None for answer in answers])
-        predicted = np.array([-1 if answer is None else answer for answer in answers])
+        predicted, _ = predictor.predict_arrays(data.x_test)
+        labels = data.y_test
+        refused = predicted == NO_DIGIT_CLASS
         accuracy = float((predicted == labels).mean())
         matrix = confusion_matrix(labels[~refused], predicted[~refused])
 
