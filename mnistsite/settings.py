@@ -167,6 +167,9 @@ SPOOL_REPLAY_MAX_INTERVAL = env_float("MNIST_SPOOL_REPLAY_MAX_SECONDS", 60.0, mi
 # After a failed write, spool directly for this long instead of making every
 # request wait for Cassandra to fail again; the replayer keeps probing.
 CASSANDRA_RETRY_AFTER = env_float("CASSANDRA_RETRY_AFTER", 2.0, minimum=0.0)
+# The per-day counters of the admin's chart are summed in each worker and sent
+# this often (one counter update per day and model version, not one per record).
+DAY_COUNT_FLUSH_INTERVAL = env_float("MNIST_DAY_COUNT_FLUSH_SECONDS", 1.0, minimum=0.1)
 # Partitions per hour of records (README, "Storage design"). Used when
 # sync_cassandra creates the records table, which keeps it in its comment: a
 # record's shard must never change, so the count of an existing table does not.

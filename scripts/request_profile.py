@@ -4,13 +4,15 @@
 workers' stacks from outside, with no change to the site) on the gunicorn
 master and its workers for each run, writes the raw samples to DIR, and prints
 a table made here: every sample of a thread that is handling a request, sorted
-into the stages of a prediction, as milliseconds per request.
+into the stages of a prediction.
 
-Idle threads are sampled too (py-spy --idle), so the time a request waits (for
-Cassandra's answer, for the GIL) counts where it is spent, as a user feels it.
-Threads not inside a request (waiting for one, the driver's I/O loop, the
-spool replayer) are left out of the table. py-spy falls behind its nominal
-rate on a busy machine, so a sample is weighed by how often it really sampled.
+py-spy sees where the time goes, not how much there is: on this busy 2-core
+machine it misses part of the samples of running threads. So the shares come
+from the samples, and the total they divide is gunicorn's own measure of each
+request (its access log's request time, which ACCESS_LOG_ENV turns on); the
+rest of the latency the client saw is outside the workers (nginx, sockets,
+the client itself). Idle threads are sampled too (py-spy --idle), so the time a
+request waits (for Cassandra's answer, for the GIL) counts where it is spent.
 
 A sample's stage is the deepest frame of the stack that names one (STAGES, in
 the order they are tried on each frame); frames that name none (json, PIL,
@@ -20,6 +22,7 @@ such frame is "HTTP and Django" (gunicorn, middleware, routing).
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -30,7 +33,18 @@ from pathlib import Path
 # its package (site-packages and the project's root left out).
 STAGES = [
     ("PNG of the 28x28 image", ["encode_png (", "picture_with_box ("]),
-    ("image decoding", ["_decode_to_grey (", "_open (recognizer/recognition/preprocessing"]),
+    # Decoding to grey levels: Pillow's decode and conversion, called by these.
+    (
+        "image decoding",
+        [
+            "_decode_to_grey (",
+            "_open (recognizer/recognition/preprocessing",
+            "_load_grey (",
+            "_grey_levels (",
+            "_reduce_image (",
+            "(recognizer/recognition/image_budget",
+        ],
+    ),
     ("model", ["(tensorflow/", "(keras/", "probabilities_for", "_batch (recognizer"]),
     ("preprocessing", ["recognizer/recognition/"]),
     ("Cassandra write", ["(recognizer/storage/", "(cassandra/"]),
@@ -40,6 +54,14 @@ STAGES = [
 # Frames of a thread busy with a request: gunicorn reading and parsing it, then
 # handle_request around the whole Django call and the response's write.
 REQUEST_FRAMES = ["handle_request (", "(gunicorn/http/"]
+# gunicorn's access log, one line per request with its time in microseconds.
+ACCESS_LOG_ENV = {
+    "GUNICORN_ACCESS_LOG": "-",
+    # No space in it: gunicorn splits GUNICORN_CMD_ARGS at spaces.
+    "GUNICORN_CMD_ARGS": "--access-logformat=request-microseconds=%(D)s",
+}
+_REQUEST_TIME = re.compile(r"request-microseconds=(\d+)")
+OUTSIDE = "outside the workers (nginx, sockets, client)"
 ORDER = [
     "HTTP and Django",
     "JSON and base64",
@@ -64,36 +86,28 @@ def stage_of(frames: list[str]) -> str | None:
     return "HTTP and Django"
 
 
-def read_samples(path: Path) -> tuple[Counter, int]:
-    """Samples per stage, and how many times py-spy sampled (the most samples of
-    any one thread: on a busy machine it falls behind its nominal rate), from
-    its raw output with --threads: "frame;frame;...;frame COUNT" per line."""
+def read_samples(path: Path) -> Counter:
+    """Samples per stage from py-spy's raw output: "frame;...;frame COUNT" per line."""
     stages: Counter = Counter()
-    per_thread: Counter = Counter()
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
-        if not stack or not count.isdigit():
-            continue
-        frames = stack.split(";")
-        thread = next((frame for frame in frames if frame.startswith("thread (")), "")
-        per_thread[thread.partition(")")[0]] += int(count)
-        stage = stage_of(frames)
-        if stage is not None:
+        if stack and count.isdigit() and (stage := stage_of(stack.split(";"))):
             stages[stage] += int(count)
-    return stages, max(per_thread.values(), default=0)
+    return stages
 
 
 class Profiler:
     """py-spy recording the gunicorn master and its workers for ``seconds``."""
 
-    # Samples per second per thread. py-spy pauses a worker for each sample (a few
-    # microseconds): without the pause (--nonblocking) it misreads the stacks of
-    # running threads and drops those samples, which makes busy threads look idle.
-    RATE = 200
+    # Samples per second per thread. py-spy pauses the workers for each sample
+    # (without the pause, --nonblocking, it misreads the stacks of running
+    # threads and drops those samples, so busy stages look small); at 100 a
+    # second the pauses slow a profiled run by about a third on this 2-core
+    # machine, spread over the stages as their own time is.
+    RATE = 100
 
     def __init__(self, master_pid: int, output: Path, seconds: float) -> None:
         self.output = output
-        self.seconds = max(1, round(seconds))
         output.parent.mkdir(parents=True, exist_ok=True)
         py_spy = Path(sys.executable).with_name("py-spy")
         self.process = subprocess.Popen(
@@ -104,11 +118,10 @@ class Profiler:
                 str(master_pid),
                 "--subprocesses",
                 "--idle",
-                "--threads",
                 "--rate",
                 str(self.RATE),
                 "--duration",
-                str(self.seconds),
+                str(max(1, round(seconds))),
                 "--format",
                 "raw",
                 "--output",
@@ -119,18 +132,23 @@ class Profiler:
             text=True,
         )
 
-    def table(self, requests: int, mean_latency_ms: float) -> list[tuple[str, float]]:
-        """Waits for py-spy, then (stage, ms per request) rows, with the time
-        outside the workers (nginx, sockets, the client) last."""
+    def table(self, log: Path, log_start: int, mean_latency_ms: float) -> list[tuple[str, float]]:
+        """Waits for py-spy, then (stage, ms per request) rows: the stages' shares
+        of the samples times gunicorn's mean request time, from the access log
+        lines written to ``log`` after offset ``log_start``; last, the rest of
+        the client's latency, outside the workers."""
         _, errors = self.process.communicate(timeout=120)
         if self.process.returncode != 0 or not self.output.is_file():
             raise RuntimeError(f"py-spy failed: {errors.strip()}")
-        stages, rounds = read_samples(self.output)
-        # One sample of one thread stands for seconds/rounds of that thread's time.
-        per_request = 1000 * self.seconds / max(rounds, 1) / max(requests, 1)
-        rows = [(stage, stages[stage] * per_request) for stage in ORDER]
-        inside = sum(ms for _, ms in rows)
-        rows.append(("outside the workers (nginx, sockets, client)", mean_latency_ms - inside))
+        stages = read_samples(self.output)
+        with log.open("rb") as lines:
+            lines.seek(log_start)
+            text = lines.read().decode(errors="replace")
+        times = [int(match[1]) for match in _REQUEST_TIME.finditer(text)]
+        in_worker_ms = sum(times) / len(times) / 1000 if times else 0.0
+        sampled = sum(stages.values()) or 1
+        rows = [(stage, in_worker_ms * stages[stage] / sampled) for stage in ORDER]
+        rows.append((OUTSIDE, mean_latency_ms - in_worker_ms))
         return rows
 
 

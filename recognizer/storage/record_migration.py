@@ -148,8 +148,7 @@ def _old_hours(session, keyspace: str) -> Iterable:
 
 def _old_rows(session, keyspace: str, bucket, columns: tuple[str, ...]) -> Iterable[dict]:
     statement = SimpleStatement(
-        f"SELECT {', '.join(columns)} FROM {keyspace}.{layout.OLD_RECORD_TABLE} "
-        "WHERE bucket = %s",
+        f"SELECT {', '.join(columns)} FROM {keyspace}.{layout.OLD_RECORD_TABLE} WHERE bucket = %s",
         fetch_size=_PAGE,
     )
     return session.execute(statement, [bucket])

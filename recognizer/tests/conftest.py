@@ -38,12 +38,14 @@ def private_spool(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
-def fresh_bucket_cache():
+def fresh_process_state():
     """Each test's keyspace starts empty (it is truncated between tests), so
-    forget which bucket-index rows this process has already written."""
-    from recognizer.storage import records
+    forget which bucket-index rows this process has already written, and the
+    chart's counts of earlier tests not sent yet."""
+    from recognizer.storage import day_counts, records
 
     records._known_buckets.clear()
+    day_counts.drop_pending()
 
 
 @pytest.fixture(scope="session")

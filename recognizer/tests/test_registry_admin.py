@@ -2,6 +2,7 @@
 roll back, and the per-day chart of each version in use (from counters)."""
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from django.urls import reverse
 from recognizer.registry import versions
 from recognizer.registry.pointer import read_pointer
 from recognizer.storage import records
+from recognizer.storage.models import ModelDayCount
 from recognizer.tests.support.factories import BOTH_DATABASES, make_record
 
 pytestmark = pytest.mark.django_db(databases=BOTH_DATABASES, transaction=True)
@@ -95,6 +97,22 @@ def test_the_chart_shows_each_version_per_day_from_the_counters(admin_client):
     # Numbers: v-one 5 predictions, 1 unsure; v-two 2 predictions, 2 corrections.
     assert "<td>v-one</td><td>5</td><td>0</td><td>0.00%</td><td>20.00%</td>" in page
     assert "<td>v-two</td><td>2</td><td>2</td><td>100.00%</td><td>0.00%</td>" in page
+
+
+def test_each_worker_sends_its_summed_counts_by_itself_within_the_interval(settings):
+    """Off the answer's path: no counter update per prediction, but a thread
+    that sends the sum (one update) every DAY_COUNT_FLUSH_INTERVAL."""
+    settings.DAY_COUNT_FLUSH_INTERVAL = 0.2
+    made = [records.save_record(make_record(model_version="v-sent")) for _ in range(3)]
+    day = made[0].created_at.replace(hour=0, minute=0, second=0, microsecond=0)
+
+    deadline = time.monotonic() + 5
+    while True:
+        row = ModelDayCount.objects.filter(day=day, model_version="v-sent").first()
+        if row is not None and row.predictions == 3:
+            break
+        assert time.monotonic() < deadline, f"3 predictions never counted: {row}"
+        time.sleep(0.1)
 
 
 def test_the_chart_needs_an_admin(client):
