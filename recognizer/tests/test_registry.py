@@ -49,13 +49,17 @@ def make_candidate(version: str, gate_passed: bool | None) -> ModelVersion:
 
 
 def zero_to_one_model() -> keras.Model:
-    """The shipped model behind a layer that takes 0-1 floats with a channel axis,
-    as models trained elsewhere usually do."""
+    """The shipped model as models trained elsewhere usually are: it takes 0-1
+    floats with a channel axis and gives ten digit probabilities (the "no digit"
+    output dropped by a fixed layer that keeps the first ten)."""
     inner = keras.models.load_model(settings.MODEL_PATH, compile=False)
     inputs = keras.Input((28, 28, 1))
     x = keras.layers.Rescaling(255.0)(inputs)
     x = keras.layers.Reshape((28, 28))(x)
-    return keras.Model(inputs, inner(x))
+    ten_digits = keras.layers.Dense(10, use_bias=False, trainable=False)
+    outputs = ten_digits(inner(x))
+    ten_digits.set_weights([np.eye(inner.output_shape[-1], 10, dtype=np.float32)])
+    return keras.Model(inputs, outputs)
 
 
 def test_it_seeds_the_shipped_model_as_the_active_version(registry_dir):
