@@ -93,7 +93,7 @@ def send_counts() -> None:
     """Send this process's pending counts now: one update per day and version."""
     for (day, model_version), amounts in _pending.take().items():
         try:
-            _increment(day, model_version, **dict(sorted(amounts.items())))
+            _increment(day, model_version, **amounts)
         except Exception as exc:  # noqa: BLE001 - best effort, also at interpreter exit
             logger.warning("Daily counts of %s not sent: %s", day.date(), exc)
 

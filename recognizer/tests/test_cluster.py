@@ -18,6 +18,7 @@ import urllib.request
 
 import pytest
 
+from recognizer.storage.layout import RECORD_TABLE
 from recognizer.tests.support.faults import (
     NOT_OURS,
     Stream,
@@ -100,7 +101,7 @@ def site(cluster):
 
 
 def local_write_count(node: int, keyspace: str) -> int:
-    stats = nodetool(node, "tablestats", f"{keyspace}.predict_record_sharded")
+    stats = nodetool(node, "tablestats", f"{keyspace}.{RECORD_TABLE}")
     return int(re.search(r"Local write count: (\d+)", stats)[1])
 
 

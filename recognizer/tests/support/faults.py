@@ -13,6 +13,7 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+from recognizer.storage.layout import RECORD_TABLE
 from recognizer.storage.record_ids import PROBE_ID
 from recognizer.tests.support.factories import draw_digit
 from recognizer.tests.support.site_server import ROOT, SiteServer
@@ -107,7 +108,7 @@ def stored_ids(server: SiteServer, consistency: str = "ONE") -> list[uuid.UUID]:
     try:
         session = cluster.connect(server.keyspace)
         query = SimpleStatement(
-            "SELECT id FROM predict_record_sharded",
+            f"SELECT id FROM {RECORD_TABLE}",
             consistency_level=ConsistencyLevel.name_to_value[consistency],
             fetch_size=5000,
         )
