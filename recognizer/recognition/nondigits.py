@@ -288,6 +288,48 @@ def blob(rng: np.random.Generator, _fonts: Sequence[Path] = ()) -> np.ndarray:
     return pen.ink()
 
 
+def doodle(rng: np.random.Generator, _fonts: Sequence[Path] = ()) -> np.ndarray:
+    """A small drawing of several parts, as people doodle a house, a sun, a tree, a
+    face or a flower: three to five outlined or filled ellipses, boxes, triangles, lines
+    and arcs, each placed and sized at random."""
+    pen = Pen(rng, (2, 8))
+    for _ in range(int(rng.integers(3, 6))):
+        x, y = rng.uniform(0, 0.8, 2)
+        w, h = rng.uniform(0.15, 1 - max(x, y) + 0.15, 2)
+        box = [*pen.point(x, y), *pen.point(min(x + w, 1.05), min(y + h, 1.05))]
+        fill = 255 if rng.random() < 0.2 else None
+        part = rng.integers(5)
+        if part == 0:
+            pen.draw.ellipse(box, outline=255, fill=fill, width=pen.width)
+        elif part == 1:
+            pen.draw.rectangle(box, outline=255, fill=fill, width=pen.width)
+        elif part == 2:
+            corners = [(box[0], box[3]), ((box[0] + box[2]) / 2, box[1]), (box[2], box[3])]
+            pen.draw.polygon(corners, outline=255, fill=fill, width=pen.width)
+        elif part == 3:
+            pen.draw.line(box, fill=255, width=pen.width)
+        else:
+            start = float(rng.uniform(0, 360))
+            pen.draw.arc(box, start, start + float(rng.uniform(90, 270)), 255, pen.width)
+    return np.asarray(pen.image.rotate(float(rng.uniform(-25, 25))), dtype=np.float32)
+
+
+def looping_curve(rng: np.random.Generator, _fonts: Sequence[Path] = ()) -> np.ndarray:
+    """A closed curve from random harmonics (a random Fourier series in x and in y),
+    weighted towards the higher ones: loops and crossings no digit has."""
+    pen = Pen(rng, (2, 8))
+    t = np.linspace(0, 2 * math.pi, 400)
+    harmonics = np.arange(1, 7)[:, None]
+    amplitude = rng.normal(0, 1, (2, 6)) * (harmonics.T >= rng.integers(2, 4))
+    phase = rng.uniform(0, 2 * math.pi, (2, 6))
+    x, y = (
+        np.sum(amplitude[i, :, None] * np.sin(harmonics * t + phase[i, :, None]), 0) for i in (0, 1)
+    )
+    x, y = ((v - v.min()) / max(np.ptp(v), 1e-6) for v in (x, y))
+    pen.line(list(zip(x, y, strict=True)))
+    return pen.ink()
+
+
 def digit_pair(rng: np.random.Generator, digits: np.ndarray) -> np.ndarray:
     """Two handwritten digits side by side, close or touching: a number, not one digit."""
     a, b = digits[rng.integers(len(digits), size=2)]
@@ -310,6 +352,8 @@ KINDS: dict[str, Callable[[np.random.Generator, Sequence[Path]], np.ndarray]] = 
     "zigzag_or_spiral": zigzag_or_spiral,
     "noise": noise,
     "blob": blob,
+    "doodle": doodle,
+    "looping_curve": looping_curve,
 }
 # How often each kind is drawn; letters and scribbles vary most, so they get most.
 WEIGHTS = {
@@ -324,6 +368,8 @@ WEIGHTS = {
     "zigzag_or_spiral": 1,
     "noise": 2,
     "blob": 1,
+    "doodle": 3,
+    "looping_curve": 2,
     "digit_pair": 1,
 }
 

@@ -99,21 +99,38 @@ class TrainingConfig:
     # Made-up non-digits added to the training data (class NO_DIGIT); a tenth as many
     # more are held out for validation. Scaled down with --limit.
     non_digits: int = 12_000
+    # build_model's design; with non_digits 0 the model has ten outputs (a digit model).
+    design: str = "strided"
     # An earlier model (ten or eleven outputs) whose weights training starts from; on
     # this 2-core machine that is what makes eleven classes affordable (see README).
     init_from: str | None = None
     # With init_from a ten-output model: keep it exactly as it is and train only a
     # "no digit" head beside it (see with_no_digit_head).
     no_digit_head: bool = False
+    # With no_digit_head: more ten-output digit models whose probabilities are averaged
+    # with init_from's (a small ensemble, in one model call).
+    average_with: tuple[str, ...] = ()
 
 
-def build_model() -> keras.Model:
-    """The CNN: three convolution blocks with batch norm and dropout (about 330k weights).
+DESIGNS = ("strided", "pooled")
 
-    This is the widely used Kaggle MNIST design: two 3x3 convolutions then a strided 5x5
-    convolution in place of pooling, twice, then a 4x4 convolution down to 1x1, and
-    eleven outputs: the ten digits and "no digit".
+
+def build_model(design: str = "strided", classes: int = NUM_CLASSES) -> keras.Model:
+    """The CNN, in one of two designs, with ``classes`` outputs (the ten digits, then
+    "no digit" when there are eleven).
+
+    - ``strided`` (about 330k weights): the widely used Kaggle MNIST design, two 3x3
+      convolutions then a strided 5x5 convolution in place of pooling, twice, then a
+      4x4 convolution down to 1x1.
+    - ``pooled`` (about 330k weights, two thirds of the multiplications): four 3x3
+      convolutions (32, 32, 64, 64) with max pooling after each pair, then a dense
+      layer of 256, the design of a well-known browser digit recogniser. Averaged with
+      a ``strided`` model it makes a two-model ensemble (see with_no_digit_head).
+
+    Both have batch normalisation after every convolution and dropout.
     """
+    if design not in DESIGNS:
+        raise ValueError(f"unknown design {design!r}; choose one of {', '.join(DESIGNS)}")
 
     def conv(x, filters: int, kernel: int, strides: int = 1, padding: str = "valid"):
         x = layers.Conv2D(filters, kernel, strides=strides, padding=padding, activation="relu")(x)
@@ -126,12 +143,20 @@ def build_model() -> keras.Model:
     for filters in (32, 64):
         x = conv(x, filters, 3)
         x = conv(x, filters, 3)
-        x = conv(x, filters, 5, strides=2, padding="same")
-        x = layers.Dropout(0.4)(x)
-    x = conv(x, 128, 4)
-    x = layers.Flatten()(x)
+        if design == "strided":
+            x = conv(x, filters, 5, strides=2, padding="same")
+        else:
+            x = layers.MaxPooling2D()(x)
+        x = layers.Dropout(0.4 if design == "strided" else 0.25)(x)
+    if design == "strided":
+        x = conv(x, 128, 4)
+        x = layers.Flatten()(x)
+    else:
+        x = layers.Flatten()(x)
+        x = layers.Dense(256, activation="relu")(x)
+        x = layers.BatchNormalization()(x)
     x = layers.Dropout(0.4)(x)
-    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(x)
+    outputs = layers.Dense(classes, activation="softmax", name="probabilities")(x)
     return keras.Model(inputs, outputs, name="mnist_cnn")
 
 
@@ -142,7 +167,7 @@ class UnsuitableStartingModel(ValueError):
     """The model given to start from cannot be used that way."""
 
 
-def with_no_digit_head(digit_model: keras.Model) -> keras.Model:
+def with_no_digit_head(digit_model: keras.Model, *more_digit_models: keras.Model) -> keras.Model:
     """A ten-output ``digit_model`` with a "no digit" head beside it: eleven outputs.
 
     The head reads the digit model's features (the last convolution block's 4x4 maps
@@ -151,6 +176,10 @@ def with_no_digit_head(digit_model: keras.Model) -> keras.Model:
     the digit that wins is always the digit model's own. The digit model runs in
     inference mode inside (its batch normalisation and dropout as when serving), so
     training the head, with the digit model frozen, leaves every digit answer as it was.
+
+    With ``more_digit_models`` the digits' probabilities are the mean of all the digit
+    models' (an ensemble, in one model call), and the head also reads each further
+    model's last features (what its output layer reads).
     """
     convolutions = [
         i for i, layer in enumerate(digit_model.layers) if isinstance(layer, layers.Conv2D)
@@ -164,7 +193,19 @@ def with_no_digit_head(digit_model: keras.Model) -> keras.Model:
     )
     inputs = keras.Input(shape=(IMAGE_SIDE, IMAGE_SIDE), name="image")
     block, features, digits = inner(inputs, training=False)
-    x = layers.Concatenate(name="no_digit_features")([layers.Flatten()(block), features])
+    head_reads, every_digits = [layers.Flatten()(block), features], [digits]
+    for number, member in enumerate(more_digit_models, start=2):
+        wrapped = keras.Model(
+            member.inputs,
+            [member.layers[-1].input, member.outputs[0]],
+            name=f"{DIGIT_MODEL_LAYER}_{number}",
+        )
+        member_features, member_digits = wrapped(inputs, training=False)
+        head_reads.append(member_features)
+        every_digits.append(member_digits)
+    if more_digit_models:
+        digits = layers.Average(name="digit_ensemble")(every_digits)
+    x = layers.Concatenate(name="no_digit_features")(head_reads)
     x = layers.Dense(128, activation="relu", name="no_digit_hidden")(x)
     x = layers.Dropout(0.3)(x)
     no_digit = layers.Dense(1, activation="sigmoid", name="no_digit")(x)
@@ -172,6 +213,11 @@ def with_no_digit_head(digit_model: keras.Model) -> keras.Model:
     digits = layers.Multiply(name="digit_probabilities")([digits, digit_share])
     outputs = layers.Concatenate(name="digits_then_no_digit")([digits, no_digit])
     return keras.Model(inputs, outputs, name="mnist_cnn_with_no_digit_head")
+
+
+def digit_models_of(model: keras.Model) -> list[keras.Layer]:
+    """The digit models inside a model made by with_no_digit_head (none in others)."""
+    return [layer for layer in model.layers if layer.name.startswith(DIGIT_MODEL_LAYER)]
 
 
 class StrokeWidth(layers.Layer):
@@ -292,12 +338,16 @@ def choose_unsure_threshold(probabilities: np.ndarray, labels: np.ndarray) -> di
     }
 
 
-def read_right(probabilities: np.ndarray, labels: np.ndarray, no_digit_threshold: float) -> float:
+def read_right(
+    probabilities: np.ndarray, labels: np.ndarray, no_digit_threshold: float | None
+) -> float:
     """The share of real digits the site reads right: the winning digit is the label
-    and the "no digit" output stays under the threshold (see NO_DIGIT_RULE)."""
-    digit = probabilities[:, :NO_DIGIT].argmax(axis=1)
-    kept = probabilities[:, NO_DIGIT] < no_digit_threshold
-    return float(((digit == labels) & kept).mean())
+    and the "no digit" output stays under the threshold (see NO_DIGIT_RULE); a model
+    without that output (threshold None) is right wherever its digit is."""
+    right = probabilities[:, :NO_DIGIT].argmax(axis=1) == labels
+    if no_digit_threshold is not None:
+        right &= probabilities[:, NO_DIGIT] < no_digit_threshold
+    return float(right.mean())
 
 
 def choose_no_digit_threshold(digits: np.ndarray, non_digits: np.ndarray) -> dict:
@@ -381,8 +431,12 @@ def train(
     if config.limit:
         x_test, y_test = x_test[: config.limit], y_test[: config.limit]
         non_digits = min(non_digits, config.limit // 5)
-    x_train, y_train = with_non_digits(x_train, y_train, non_digits, config.seed)
-    x_val_all, y_val_all = with_non_digits(x_val, y_val, max(non_digits // 10, 1), config.seed + 1)
+    x_val_all, y_val_all = x_val, y_val
+    if non_digits:
+        x_train, y_train = with_non_digits(x_train, y_train, non_digits, config.seed)
+        x_val_all, y_val_all = with_non_digits(
+            x_val, y_val, max(non_digits // 10, 1), config.seed + 1
+        )
     log(
         f"Training on {len(x_train)} images ({non_digits} of them non-digits), validating "
         f"on {len(x_val_all)}, testing on {len(x_test)}; {config.epochs} epochs, batch "
@@ -412,19 +466,32 @@ def train(
 
     val_probabilities = predict_probabilities(shipped, x_val)
     non_digit_val = x_val_all[len(x_val) :]
-    non_digit_probabilities = predict_probabilities(shipped, non_digit_val)
-    no_digit_choice = choose_no_digit_threshold(val_probabilities, non_digit_probabilities)
-    no_digit_threshold = no_digit_choice["no_digit_threshold"]
     test_probabilities = predict_probabilities(shipped, x_test)
+    classes = shipped.output_shape[-1]
+    if classes == NUM_CLASSES:
+        non_digit_probabilities = predict_probabilities(shipped, non_digit_val)
+        no_digit_choice = choose_no_digit_threshold(val_probabilities, non_digit_probabilities)
+        no_digit_threshold = no_digit_choice["no_digit_threshold"]
+        test_no_digit = float((test_probabilities[:, NO_DIGIT] >= no_digit_threshold).mean())
+        non_digit_caught = float(
+            (non_digit_probabilities[:, NO_DIGIT] >= no_digit_threshold).mean()
+        )
+    else:  # a digit model (trained with --non-digits 0): it never says "no digit"
+        no_digit_choice, no_digit_threshold, test_no_digit, non_digit_caught = {}, None, 0.0, None
     # "Right" as the site answers: the digit that wins, and not refused as "no digit".
     val_accuracy = read_right(val_probabilities, y_val, no_digit_threshold)
     test_accuracy = read_right(test_probabilities, y_test, no_digit_threshold)
-    test_no_digit = float((test_probabilities[:, NO_DIGIT] >= no_digit_threshold).mean())
-    non_digit_caught = float((non_digit_probabilities[:, NO_DIGIT] >= no_digit_threshold).mean())
+    caught = (
+        ""
+        if non_digit_caught is None
+        else (
+            f", validation non-digits caught {non_digit_caught:.2%} (no digit from "
+            f"{no_digit_threshold})"
+        )
+    )
     log(
         f"Validation accuracy {val_accuracy:.4%}, test accuracy {test_accuracy:.4%}, "
-        f"test digits called no digit {test_no_digit:.2%}, validation non-digits caught "
-        f"{non_digit_caught:.2%} (no digit from {no_digit_threshold})."
+        f"test digits called no digit {test_no_digit:.2%}{caught}."
     )
 
     output = Path(output)
@@ -454,6 +521,10 @@ def train(
                 if config.init_from
                 else None
             ),
+            "averaged_with": [
+                {"file": Path(path).name, "sha256": sha256_file(Path(path))}
+                for path in config.average_with
+            ],
             "non_digits": {
                 "train_images": non_digits,
                 "validation_images": int(len(non_digit_val)),
@@ -476,10 +547,28 @@ def train(
 
 def _architecture(config: TrainingConfig) -> keras.Model:
     """A model of the design being trained, every layer trainable, weights not yet
-    set (a "no digit" head needs the earlier model's design, so that file is read)."""
+    set (a "no digit" head needs the earlier models' design, so those files are read)."""
     if config.no_digit_head:
-        return with_no_digit_head(keras.models.load_model(config.init_from, compile=False))
-    return build_model()
+        return with_no_digit_head(*_digit_models(config))
+    return _fresh_model(config)
+
+
+def _fresh_model(config: TrainingConfig) -> keras.Model:
+    return build_model(config.design, NUM_CLASSES if config.non_digits else NO_DIGIT)
+
+
+def _digit_models(config: TrainingConfig) -> list[keras.Model]:
+    """The ten-output models a "no digit" head goes beside: init_from, then average_with."""
+    models = []
+    for path in (config.init_from, *config.average_with):
+        model = keras.models.load_model(path, compile=False)
+        if model.output_shape[-1] != 10:
+            raise UnsuitableStartingModel(
+                f"--no-digit-head needs ten-output models; {path} has "
+                f"{model.output_shape[-1]} outputs."
+            )
+        models.append(model)
+    return models
 
 
 def _starting_model(
@@ -487,27 +576,23 @@ def _starting_model(
 ) -> tuple[keras.Model, str | None]:
     """The model training starts from, and the sha256 of the file it came from."""
     if not config.init_from:
-        return build_model(), None
+        return _fresh_model(config), None
     path = Path(config.init_from)
+    sha256 = sha256_file(path)
     if config.no_digit_head:
-        earlier = keras.models.load_model(path, compile=False)
-        if earlier.output_shape[-1] != 10:
-            raise UnsuitableStartingModel(
-                f"--no-digit-head needs a ten-output model; {path} has "
-                f"{earlier.output_shape[-1]} outputs."
-            )
-        model = with_no_digit_head(earlier)
-        model.get_layer(DIGIT_MODEL_LAYER).trainable = False
-        sha256 = sha256_file(path)
+        model = with_no_digit_head(*_digit_models(config))
+        for digit_model in digit_models_of(model):
+            digit_model.trainable = False
     else:
-        model = build_model()
+        model = _fresh_model(config)
         sha256 = load_initial_weights(model, path)
         # The earlier model's normalisation statistics stay: batches that mix in
         # non-digits would otherwise shift what every digit is normalised with.
         freeze_batch_norm(model)
     if log:
         how = "a 'no digit' head beside its frozen" if config.no_digit_head else "the"
-        log(f"Starting from {how} weights of {path} ({sha256[:8]}).")
+        averaged = "".join(f", averaged with {Path(p).name}" for p in config.average_with)
+        log(f"Starting from {how} weights of {path} ({sha256[:8]}){averaged}.")
     return model, sha256
 
 

@@ -231,18 +231,24 @@ def test_predict_exits_with_status_2_from_the_shell(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def test_a_no_digit_head_keeps_every_answer_of_the_digit_model():
+def tiny_digit_model(seed: int):
+    """A small untrained ten-output model of the strided design's shape (quick to build)."""
     import keras
 
-    from recognizer.recognition.training import with_no_digit_head
-
+    keras.utils.set_random_seed(seed)
     inputs = keras.Input(shape=(28, 28))
     x = keras.layers.Rescaling(1.0 / 255)(inputs)
     x = keras.layers.Reshape((28, 28, 1))(x)
     x = keras.layers.Conv2D(4, 3, activation="relu")(x)
     x = keras.layers.Conv2D(4, 3, strides=2, activation="relu")(x)
     x = keras.layers.Flatten()(x)
-    digit_model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(x))
+    return keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(x))
+
+
+def test_a_no_digit_head_keeps_every_answer_of_the_digit_model():
+    from recognizer.recognition.training import with_no_digit_head
+
+    digit_model = tiny_digit_model(4)
     model = with_no_digit_head(digit_model)
     images = np.random.default_rng(5).uniform(0, 255, (64, 28, 28)).astype(np.float32)
     digits, eleven = digit_model.predict(images, verbose=0), model.predict(images, verbose=0)
@@ -270,3 +276,69 @@ def test_a_no_digit_head_refuses_a_model_that_already_has_one(mnist_dir, tmp_pat
             epochs=1,
             output=tmp_path / "m.keras",
         )
+
+
+def test_a_no_digit_head_over_two_digit_models_answers_with_their_average():
+    from recognizer.recognition.training import build_model, with_no_digit_head
+
+    first, second = tiny_digit_model(5), build_model("pooled", classes=10)
+    model = with_no_digit_head(first, second)
+    images = np.random.default_rng(6).uniform(0, 255, (64, 28, 28)).astype(np.float32)
+    mean = (first.predict(images, verbose=0) + second.predict(images, verbose=0)) / 2
+    eleven = model.predict(images, verbose=0)
+    assert eleven.shape == (64, 11)
+    np.testing.assert_allclose(eleven.sum(axis=1), 1.0, atol=1e-5)
+    # The digits are the members' mean, scaled by the share the head leaves to digits.
+    np.testing.assert_allclose(eleven[:, :10], mean * (1 - eleven[:, 10:]), atol=1e-5)
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::DeprecationWarning:keras")
+def test_without_non_digits_it_trains_a_ten_output_digit_model_for_a_head(mnist_dir, tmp_path):
+    import keras
+
+    digits = tmp_path / "pooled.keras"
+    call_command(
+        "train_model",
+        design="pooled",
+        non_digits=0,
+        epochs=1,
+        limit=1000,
+        output=digits,
+        verbosity=0,
+    )
+    assert keras.models.load_model(digits, compile=False).output_shape == (None, 10)
+    metadata = json.loads(digits.with_suffix(".json").read_text())
+    assert metadata["training"]["design"] == "pooled"
+    assert "no_digit_threshold" not in metadata
+
+    ensemble = tmp_path / "ensemble.keras"
+    tiny_digit_model(7).save(tmp_path / "tiny.keras")
+    call_command(
+        "train_model",
+        init_from=tmp_path / "tiny.keras",
+        average_with=[digits],
+        no_digit_head=True,
+        epochs=1,
+        limit=1000,
+        output=ensemble,
+        verbosity=0,
+    )
+    assert keras.models.load_model(ensemble, compile=False).output_shape == (None, 11)
+    averaged = json.loads(ensemble.with_suffix(".json").read_text())["training"]["averaged_with"]
+    assert averaged == [{"file": "pooled.keras", "sha256": metadata["model_sha256"]}]
+
+
+def test_averaging_needs_a_no_digit_head_and_files_that_exist(tmp_path):
+    with pytest.raises(CommandError, match="--average-with goes with --no-digit-head"):
+        call_command("train_model", average_with=[settings.MODEL_PATH], output=tmp_path / "m.keras")
+    with pytest.raises(CommandError, match="--average-with: .*missing.keras does not exist"):
+        call_command(
+            "train_model",
+            init_from=settings.MODEL_PATH,
+            no_digit_head=True,
+            average_with=[tmp_path / "missing.keras"],
+            output=tmp_path / "m.keras",
+        )
+    with pytest.raises(CommandError, match="--non-digits must be 0 or more"):
+        call_command("train_model", non_digits=-1, output=tmp_path / "m.keras")

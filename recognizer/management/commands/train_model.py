@@ -35,7 +35,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        from recognizer.recognition.training import TrainingConfig
+        from recognizer.recognition.training import DESIGNS, TrainingConfig
 
         defaults = TrainingConfig()
         parser.add_argument(
@@ -79,6 +79,14 @@ class Command(BaseCommand):
             help="Made-up non-digits added to the training data (default %(default)s).",
         )
         parser.add_argument(
+            "--design",
+            choices=DESIGNS,
+            default=defaults.design,
+            help="The network's design (default %(default)s); see "
+            "recognizer.recognition.training.build_model. With --non-digits 0 it has ten "
+            "outputs: a digit model, for --no-digit-head.",
+        )
+        parser.add_argument(
             "--init-from",
             type=Path,
             default=None,
@@ -91,6 +99,16 @@ class Command(BaseCommand):
             action="store_true",
             help="With --init-from a ten-output model: keep it as it is (every digit "
             "answer stays) and train only a 'no digit' head beside it.",
+        )
+        parser.add_argument(
+            "--average-with",
+            type=Path,
+            action="append",
+            default=[],
+            metavar="MODEL",
+            help="With --no-digit-head: another ten-output digit model whose probabilities "
+            "are averaged with --init-from's (repeatable; a small ensemble in one model "
+            "call). The head also reads its features.",
         )
         parser.add_argument(
             "--limit",
@@ -123,11 +141,20 @@ class Command(BaseCommand):
             learning_rate=options["learning_rate"],
             final_learning_rate=options["final_learning_rate"],
             non_digits=options["non_digits"],
+            design=options["design"],
             init_from=str(options["init_from"]) if options["init_from"] else None,
             no_digit_head=options["no_digit_head"],
+            average_with=tuple(str(path) for path in options["average_with"]),
         )
-        if config.init_from and not Path(config.init_from).is_file():
-            raise CommandError(f"--init-from: {config.init_from} does not exist.")
+        if config.non_digits < 0:
+            raise CommandError("--non-digits must be 0 or more.")
+        for flag, path in [("--init-from", config.init_from)] + [
+            ("--average-with", path) for path in config.average_with
+        ]:
+            if path and not Path(path).is_file():
+                raise CommandError(f"{flag}: {path} does not exist.")
+        if config.average_with and not config.no_digit_head:
+            raise CommandError("--average-with goes with --no-digit-head.")
         if config.no_digit_head and not config.init_from:
             raise CommandError("--no-digit-head needs --init-from MODEL (a ten-output model).")
         verbosity = options["verbosity"]
