@@ -107,9 +107,6 @@ class TrainingConfig:
     # With init_from a ten-output model: keep it exactly as it is and train only a
     # "no digit" head beside it (see with_no_digit_head).
     no_digit_head: bool = False
-    # With no_digit_head: more ten-output digit models whose probabilities are averaged
-    # with init_from's (a small ensemble, in one model call).
-    average_with: tuple[str, ...] = ()
 
 
 DESIGNS = ("strided", "pooled")
@@ -124,8 +121,8 @@ def build_model(design: str = "strided", classes: int = NUM_CLASSES) -> keras.Mo
       4x4 convolution down to 1x1.
     - ``pooled`` (about 330k weights, two thirds of the multiplications): four 3x3
       convolutions (32, 32, 64, 64) with max pooling after each pair, then a dense
-      layer of 256, the design of a well-known browser digit recogniser. Averaged with
-      a ``strided`` model it makes a two-model ensemble (see with_no_digit_head).
+      layer of 256, the design of a well-known browser digit recogniser (measured
+      against ``strided`` in the README, "The model").
 
     Both have batch normalisation after every convolution and dropout.
     """
@@ -167,7 +164,7 @@ class UnsuitableStartingModel(ValueError):
     """The model given to start from cannot be used that way."""
 
 
-def with_no_digit_head(digit_model: keras.Model, *more_digit_models: keras.Model) -> keras.Model:
+def with_no_digit_head(digit_model: keras.Model) -> keras.Model:
     """A ten-output ``digit_model`` with a "no digit" head beside it: eleven outputs.
 
     The head reads the digit model's features (the last convolution block's 4x4 maps
@@ -176,10 +173,6 @@ def with_no_digit_head(digit_model: keras.Model, *more_digit_models: keras.Model
     the digit that wins is always the digit model's own. The digit model runs in
     inference mode inside (its batch normalisation and dropout as when serving), so
     training the head, with the digit model frozen, leaves every digit answer as it was.
-
-    With ``more_digit_models`` the digits' probabilities are the mean of all the digit
-    models' (an ensemble, in one model call), and the head also reads each further
-    model's last features (what its output layer reads).
     """
     convolutions = [
         i for i, layer in enumerate(digit_model.layers) if isinstance(layer, layers.Conv2D)
@@ -193,19 +186,7 @@ def with_no_digit_head(digit_model: keras.Model, *more_digit_models: keras.Model
     )
     inputs = keras.Input(shape=(IMAGE_SIDE, IMAGE_SIDE), name="image")
     block, features, digits = inner(inputs, training=False)
-    head_reads, every_digits = [layers.Flatten()(block), features], [digits]
-    for number, member in enumerate(more_digit_models, start=2):
-        wrapped = keras.Model(
-            member.inputs,
-            [member.layers[-1].input, member.outputs[0]],
-            name=f"{DIGIT_MODEL_LAYER}_{number}",
-        )
-        member_features, member_digits = wrapped(inputs, training=False)
-        head_reads.append(member_features)
-        every_digits.append(member_digits)
-    if more_digit_models:
-        digits = layers.Average(name="digit_ensemble")(every_digits)
-    x = layers.Concatenate(name="no_digit_features")(head_reads)
+    x = layers.Concatenate(name="no_digit_features")([layers.Flatten()(block), features])
     x = layers.Dense(128, activation="relu", name="no_digit_hidden")(x)
     x = layers.Dropout(0.3)(x)
     no_digit = layers.Dense(1, activation="sigmoid", name="no_digit")(x)
@@ -213,11 +194,6 @@ def with_no_digit_head(digit_model: keras.Model, *more_digit_models: keras.Model
     digits = layers.Multiply(name="digit_probabilities")([digits, digit_share])
     outputs = layers.Concatenate(name="digits_then_no_digit")([digits, no_digit])
     return keras.Model(inputs, outputs, name="mnist_cnn_with_no_digit_head")
-
-
-def digit_models_of(model: keras.Model) -> list[keras.Layer]:
-    """The digit models inside a model made by with_no_digit_head (none in others)."""
-    return [layer for layer in model.layers if layer.name.startswith(DIGIT_MODEL_LAYER)]
 
 
 class StrokeWidth(layers.Layer):
@@ -521,10 +497,6 @@ def train(
                 if config.init_from
                 else None
             ),
-            "averaged_with": [
-                {"file": Path(path).name, "sha256": sha256_file(Path(path))}
-                for path in config.average_with
-            ],
             "non_digits": {
                 "train_images": non_digits,
                 "validation_images": int(len(non_digit_val)),
@@ -547,9 +519,9 @@ def train(
 
 def _architecture(config: TrainingConfig) -> keras.Model:
     """A model of the design being trained, every layer trainable, weights not yet
-    set (a "no digit" head needs the earlier models' design, so those files are read)."""
+    set (a "no digit" head needs the earlier model's design, so that file is read)."""
     if config.no_digit_head:
-        return with_no_digit_head(*_digit_models(config))
+        return with_no_digit_head(_digit_model(config))
     return _fresh_model(config)
 
 
@@ -557,18 +529,15 @@ def _fresh_model(config: TrainingConfig) -> keras.Model:
     return build_model(config.design, NUM_CLASSES if config.non_digits else NO_DIGIT)
 
 
-def _digit_models(config: TrainingConfig) -> list[keras.Model]:
-    """The ten-output models a "no digit" head goes beside: init_from, then average_with."""
-    models = []
-    for path in (config.init_from, *config.average_with):
-        model = keras.models.load_model(path, compile=False)
-        if model.output_shape[-1] != 10:
-            raise UnsuitableStartingModel(
-                f"--no-digit-head needs ten-output models; {path} has "
-                f"{model.output_shape[-1]} outputs."
-            )
-        models.append(model)
-    return models
+def _digit_model(config: TrainingConfig) -> keras.Model:
+    """The ten-output model a "no digit" head goes beside (init_from)."""
+    model = keras.models.load_model(config.init_from, compile=False)
+    if model.output_shape[-1] != NO_DIGIT:
+        raise UnsuitableStartingModel(
+            f"--no-digit-head needs a ten-output model; {config.init_from} has "
+            f"{model.output_shape[-1]} outputs."
+        )
+    return model
 
 
 def _starting_model(
@@ -578,11 +547,10 @@ def _starting_model(
     if not config.init_from:
         return _fresh_model(config), None
     path = Path(config.init_from)
-    sha256 = sha256_file(path)
     if config.no_digit_head:
-        model = with_no_digit_head(*_digit_models(config))
-        for digit_model in digit_models_of(model):
-            digit_model.trainable = False
+        model = with_no_digit_head(_digit_model(config))
+        model.get_layer(DIGIT_MODEL_LAYER).trainable = False
+        sha256 = sha256_file(path)
     else:
         model = _fresh_model(config)
         sha256 = load_initial_weights(model, path)
@@ -591,8 +559,7 @@ def _starting_model(
         freeze_batch_norm(model)
     if log:
         how = "a 'no digit' head beside its frozen" if config.no_digit_head else "the"
-        averaged = "".join(f", averaged with {Path(p).name}" for p in config.average_with)
-        log(f"Starting from {how} weights of {path} ({sha256[:8]}){averaged}.")
+        log(f"Starting from {how} weights of {path} ({sha256[:8]}).")
     return model, sha256
 
 

@@ -278,20 +278,6 @@ def test_a_no_digit_head_refuses_a_model_that_already_has_one(mnist_dir, tmp_pat
         )
 
 
-def test_a_no_digit_head_over_two_digit_models_answers_with_their_average():
-    from recognizer.recognition.training import build_model, with_no_digit_head
-
-    first, second = tiny_digit_model(5), build_model("pooled", classes=10)
-    model = with_no_digit_head(first, second)
-    images = np.random.default_rng(6).uniform(0, 255, (64, 28, 28)).astype(np.float32)
-    mean = (first.predict(images, verbose=0) + second.predict(images, verbose=0)) / 2
-    eleven = model.predict(images, verbose=0)
-    assert eleven.shape == (64, 11)
-    np.testing.assert_allclose(eleven.sum(axis=1), 1.0, atol=1e-5)
-    # The digits are the members' mean, scaled by the share the head leaves to digits.
-    np.testing.assert_allclose(eleven[:, :10], mean * (1 - eleven[:, 10:]), atol=1e-5)
-
-
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::DeprecationWarning:keras")
 def test_without_non_digits_it_trains_a_ten_output_digit_model_for_a_head(mnist_dir, tmp_path):
@@ -312,33 +298,22 @@ def test_without_non_digits_it_trains_a_ten_output_digit_model_for_a_head(mnist_
     assert metadata["training"]["design"] == "pooled"
     assert "no_digit_threshold" not in metadata
 
-    ensemble = tmp_path / "ensemble.keras"
-    tiny_digit_model(7).save(tmp_path / "tiny.keras")
+    # ...which a "no digit" head can go beside.
+    with_head = tmp_path / "with-head.keras"
     call_command(
         "train_model",
-        init_from=tmp_path / "tiny.keras",
-        average_with=[digits],
+        init_from=digits,
         no_digit_head=True,
         epochs=1,
         limit=1000,
-        output=ensemble,
+        output=with_head,
         verbosity=0,
     )
-    assert keras.models.load_model(ensemble, compile=False).output_shape == (None, 11)
-    averaged = json.loads(ensemble.with_suffix(".json").read_text())["training"]["averaged_with"]
-    assert averaged == [{"file": "pooled.keras", "sha256": metadata["model_sha256"]}]
+    assert keras.models.load_model(with_head, compile=False).output_shape == (None, 11)
+    initial = json.loads(with_head.with_suffix(".json").read_text())["training"]["initial_weights"]
+    assert initial == {"file": "pooled.keras", "sha256": metadata["model_sha256"]}
 
 
-def test_averaging_needs_a_no_digit_head_and_files_that_exist(tmp_path):
-    with pytest.raises(CommandError, match="--average-with goes with --no-digit-head"):
-        call_command("train_model", average_with=[settings.MODEL_PATH], output=tmp_path / "m.keras")
-    with pytest.raises(CommandError, match="--average-with: .*missing.keras does not exist"):
-        call_command(
-            "train_model",
-            init_from=settings.MODEL_PATH,
-            no_digit_head=True,
-            average_with=[tmp_path / "missing.keras"],
-            output=tmp_path / "m.keras",
-        )
+def test_a_negative_count_of_non_digits_is_a_command_error(tmp_path):
     with pytest.raises(CommandError, match="--non-digits must be 0 or more"):
         call_command("train_model", non_digits=-1, output=tmp_path / "m.keras")

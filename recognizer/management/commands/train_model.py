@@ -101,16 +101,6 @@ class Command(BaseCommand):
             "answer stays) and train only a 'no digit' head beside it.",
         )
         parser.add_argument(
-            "--average-with",
-            type=Path,
-            action="append",
-            default=[],
-            metavar="MODEL",
-            help="With --no-digit-head: another ten-output digit model whose probabilities "
-            "are averaged with --init-from's (repeatable; a small ensemble in one model "
-            "call). The head also reads its features.",
-        )
-        parser.add_argument(
             "--limit",
             type=positive_int,
             default=None,
@@ -144,17 +134,11 @@ class Command(BaseCommand):
             design=options["design"],
             init_from=str(options["init_from"]) if options["init_from"] else None,
             no_digit_head=options["no_digit_head"],
-            average_with=tuple(str(path) for path in options["average_with"]),
         )
         if config.non_digits < 0:
             raise CommandError("--non-digits must be 0 or more.")
-        for flag, path in [("--init-from", config.init_from)] + [
-            ("--average-with", path) for path in config.average_with
-        ]:
-            if path and not Path(path).is_file():
-                raise CommandError(f"{flag}: {path} does not exist.")
-        if config.average_with and not config.no_digit_head:
-            raise CommandError("--average-with goes with --no-digit-head.")
+        if config.init_from and not Path(config.init_from).is_file():
+            raise CommandError(f"--init-from: {config.init_from} does not exist.")
         if config.no_digit_head and not config.init_from:
             raise CommandError("--no-digit-head needs --init-from MODEL (a ten-output model).")
         verbosity = options["verbosity"]
