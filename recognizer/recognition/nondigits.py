@@ -280,11 +280,35 @@ def noise(rng: np.random.Generator, _fonts: Sequence[Path] = ()) -> np.ndarray:
 
 
 def blob(rng: np.random.Generator, _fonts: Sequence[Path] = ()) -> np.ndarray:
-    """Filled smudges: a few random filled shapes."""
+    """Filled shapes, which digits never are: smudges (a few random filled polygons),
+    concave silhouettes (a polygon whose corners lie at random distances from its
+    centre: bolts, leaves, splashes) and a disc with a bite out of it (a moon)."""
     pen = Pen(rng)
-    for _ in range(int(rng.integers(1, 4))):
-        anchors = rng.uniform(0, 1, size=(int(rng.integers(5, 9)), 2))
-        pen.draw.polygon([pen.point(x, y) for x, y in anchors], fill=int(rng.integers(150, 256)))
+    kind = rng.integers(3)
+    if kind == 0:
+        for _ in range(int(rng.integers(1, 4))):
+            anchors = rng.uniform(0, 1, size=(int(rng.integers(5, 9)), 2))
+            pen.draw.polygon(
+                [pen.point(x, y) for x, y in anchors], fill=int(rng.integers(150, 256))
+            )
+    elif kind == 1:
+        corners = int(rng.integers(5, 12))
+        angles = np.sort(rng.uniform(0, 2 * math.pi, corners))
+        radii = rng.uniform(0.15, 0.5, corners)
+        pen.draw.polygon(
+            [
+                pen.point(0.5 + r * math.cos(a), 0.5 + r * math.sin(a))
+                for a, r in zip(angles, radii, strict=True)
+            ],
+            fill=255,
+        )
+    else:
+        pen.draw.ellipse([*pen.point(0, 0), *pen.point(1, 1)], fill=255)
+        bite = rng.uniform(0.25, 0.55)
+        turn = rng.uniform(0, 2 * math.pi)
+        cx, cy = 0.5 + bite * math.cos(turn), 0.5 + bite * math.sin(turn)
+        r = rng.uniform(0.4, 0.55)
+        pen.draw.ellipse([*pen.point(cx - r, cy - r), *pen.point(cx + r, cy + r)], fill=0)
     return pen.ink()
 
 
@@ -367,7 +391,7 @@ WEIGHTS = {
     "scribble": 3,
     "zigzag_or_spiral": 1,
     "noise": 2,
-    "blob": 1,
+    "blob": 2,
     "doodle": 3,
     "looping_curve": 2,
     "digit_pair": 1,
