@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from keras import layers  # noqa: E402
 
-from recognizer.recognition.images import IMAGE_SIDE, NO_DIGIT_CLASS  # noqa: E402
+from recognizer.recognition.images import DIGIT_CLASSES, IMAGE_SIDE, NO_DIGIT_CLASS  # noqa: E402
 from recognizer.recognition.mnist_data import MnistData, sha256_file  # noqa: E402
 from recognizer.recognition.nondigits import font_paths, make_non_digits  # noqa: E402
 from recognizer.storage import atomic_files  # noqa: E402
@@ -142,9 +142,10 @@ def build_model(design: str = "strided", classes: int = NUM_CLASSES) -> keras.Mo
         x = conv(x, filters, 3)
         if design == "strided":
             x = conv(x, filters, 5, strides=2, padding="same")
+            x = layers.Dropout(0.4)(x)
         else:
             x = layers.MaxPooling2D()(x)
-        x = layers.Dropout(0.4 if design == "strided" else 0.25)(x)
+            x = layers.Dropout(0.25)(x)
     if design == "strided":
         x = conv(x, 128, 4)
         x = layers.Flatten()(x)
@@ -443,8 +444,10 @@ def train(
     val_probabilities = predict_probabilities(shipped, x_val)
     non_digit_val = x_val_all[len(x_val) :]
     test_probabilities = predict_probabilities(shipped, x_test)
-    classes = shipped.output_shape[-1]
-    if classes == NUM_CLASSES:
+    # A digit model (trained with --non-digits 0) never says "no digit".
+    no_digit_choice, no_digit_threshold, test_no_digit, non_digit_caught = {}, None, 0.0, None
+    caught = ""
+    if shipped.output_shape[-1] == NUM_CLASSES:
         non_digit_probabilities = predict_probabilities(shipped, non_digit_val)
         no_digit_choice = choose_no_digit_threshold(val_probabilities, non_digit_probabilities)
         no_digit_threshold = no_digit_choice["no_digit_threshold"]
@@ -452,19 +455,13 @@ def train(
         non_digit_caught = float(
             (non_digit_probabilities[:, NO_DIGIT] >= no_digit_threshold).mean()
         )
-    else:  # a digit model (trained with --non-digits 0): it never says "no digit"
-        no_digit_choice, no_digit_threshold, test_no_digit, non_digit_caught = {}, None, 0.0, None
-    # "Right" as the site answers: the digit that wins, and not refused as "no digit".
-    val_accuracy = read_right(val_probabilities, y_val, no_digit_threshold)
-    test_accuracy = read_right(test_probabilities, y_test, no_digit_threshold)
-    caught = (
-        ""
-        if non_digit_caught is None
-        else (
+        caught = (
             f", validation non-digits caught {non_digit_caught:.2%} (no digit from "
             f"{no_digit_threshold})"
         )
-    )
+    # "Right" as the site answers: the digit that wins, and not refused as "no digit".
+    val_accuracy = read_right(val_probabilities, y_val, no_digit_threshold)
+    test_accuracy = read_right(test_probabilities, y_test, no_digit_threshold)
     log(
         f"Validation accuracy {val_accuracy:.4%}, test accuracy {test_accuracy:.4%}, "
         f"test digits called no digit {test_no_digit:.2%}{caught}."
@@ -526,13 +523,13 @@ def _architecture(config: TrainingConfig) -> keras.Model:
 
 
 def _fresh_model(config: TrainingConfig) -> keras.Model:
-    return build_model(config.design, NUM_CLASSES if config.non_digits else NO_DIGIT)
+    return build_model(config.design, NUM_CLASSES if config.non_digits else DIGIT_CLASSES)
 
 
 def _digit_model(config: TrainingConfig) -> keras.Model:
     """The ten-output model a "no digit" head goes beside (init_from)."""
     model = keras.models.load_model(config.init_from, compile=False)
-    if model.output_shape[-1] != NO_DIGIT:
+    if model.output_shape[-1] != DIGIT_CLASSES:
         raise UnsuitableStartingModel(
             f"--no-digit-head needs a ten-output model; {config.init_from} has "
             f"{model.output_shape[-1]} outputs."

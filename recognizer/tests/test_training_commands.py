@@ -231,24 +231,18 @@ def test_predict_exits_with_status_2_from_the_shell(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def tiny_digit_model(seed: int):
-    """A small untrained ten-output model of the strided design's shape (quick to build)."""
+def test_a_no_digit_head_keeps_every_answer_of_the_digit_model():
     import keras
 
-    keras.utils.set_random_seed(seed)
+    from recognizer.recognition.training import with_no_digit_head
+
     inputs = keras.Input(shape=(28, 28))
     x = keras.layers.Rescaling(1.0 / 255)(inputs)
     x = keras.layers.Reshape((28, 28, 1))(x)
     x = keras.layers.Conv2D(4, 3, activation="relu")(x)
     x = keras.layers.Conv2D(4, 3, strides=2, activation="relu")(x)
     x = keras.layers.Flatten()(x)
-    return keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(x))
-
-
-def test_a_no_digit_head_keeps_every_answer_of_the_digit_model():
-    from recognizer.recognition.training import with_no_digit_head
-
-    digit_model = tiny_digit_model(4)
+    digit_model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(x))
     model = with_no_digit_head(digit_model)
     images = np.random.default_rng(5).uniform(0, 255, (64, 28, 28)).astype(np.float32)
     digits, eleven = digit_model.predict(images, verbose=0), model.predict(images, verbose=0)
