@@ -178,6 +178,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- The model -----------------------------------------------------------------
 MODEL_PATH = Path(env_str("MNIST_MODEL_PATH", str(BASE_DIR / "ml_models" / "mnist_cnn.keras")))
+# The number reader that counts the digits of touching groups (optional; see
+# recognizer.recognition.number_reader).
+READER_PATH = Path(
+    env_str("MNIST_READER_PATH", str(BASE_DIR / "ml_models" / "number_reader.keras"))
+)
 # Model versions (a folder each) and the active-version pointer every worker watches.
 MODEL_REGISTRY_DIR = Path(env_str("MNIST_MODEL_DIR", str(VAR_DIR / "models")))
 MODEL_POLL_SECONDS = env_float("MNIST_MODEL_POLL_SECONDS", 2.0, minimum=0.1)

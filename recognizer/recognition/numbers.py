@@ -4,8 +4,11 @@ them all in one batched model call.
 The steps: decode and crop to the ink exactly as for one digit
 (``preprocessing.find_ink``), split the ink into candidate digits
 (``segmentation.segment``), preprocess each candidate as MNIST was made
-(``preprocessing.ink_to_mnist``), score every candidate in one model call, keep
-the best cut of each group of touching digits (``segmentation.best_cut``).
+(``preprocessing.ink_to_mnist``), score every candidate in one model call, let the
+number reader (``number_reader``, one call for the number) say which digits each group
+of touching digits holds, and keep the cut of each group that lines up with that
+(``segmentation.best_cut``). Where the reader and the digit model disagree about a
+digit, the reader's digit is given, flagged unsure.
 
 One digit stays exactly what it was before numbers existed: when the answer is one
 digit, its model input is made from the whole ink by the same function as
@@ -26,6 +29,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from recognizer.recognition.number_reader import StringReading, get_reader
 from recognizer.recognition.predictor import (
     DIGIT,
     NO_DIGIT,
@@ -109,20 +113,24 @@ def read_number(data: bytes, predictor: Predictor | None = None) -> NumberPredic
     if len(segments) > 1:
         model_inputs = np.stack([ink_to_mnist(candidate.ink) for candidate in segments])
         probabilities = predictor.probabilities_for_few(model_inputs)
-        # How much each candidate looks like a digit: a piece the model calls "no
-        # digit" scores low, so cuts into non-digits lose.
-        confidences = probabilities[:, :10].max(axis=1)
-        chosen, offset = [], 0
-        sure = predictor.unsure_threshold
-        for group in groups:
-            cut = best_cut(group, confidences[offset:], sure)
-            cut = _whole_if_no_digit(predictor, group, cut, probabilities[offset:])
-            chosen += [offset + index for index in cut]
+        # Cuts are scored by each candidate's digit probabilities: a piece the model
+        # calls "no digit" scores low, so cuts into non-digits lose.
+        chosen: list[tuple[int, np.ndarray | None]] = []
+        offset = 0
+        for group, seen in zip(groups, _reader_readings(groups), strict=True):
+            own = probabilities[offset : offset + len(group.segments)]
+            expected = seen.text if seen else None
+            cut = best_cut(group, own, predictor.unsure_threshold, expected)
+            cut = _whole_if_no_digit(predictor, group, cut, own, seen)
+            chosen += [
+                (offset + index, _reader_doubt(seen, position, own[index], len(cut)))
+                for position, index in enumerate(cut)
+            ]
             offset += len(group.segments)
         if len(chosen) > 1:
             readings = tuple(
-                _reading(predictor, model_inputs[k], probabilities[k], segments[k], ink)
-                for k in chosen
+                _reading(predictor, model_inputs[k], probabilities[k], segments[k], ink, doubt)
+                for k, doubt in chosen
             )
             if not all(reading.prediction.verdict == NO_DIGIT for reading in readings):
                 return NumberPrediction(
@@ -133,17 +141,51 @@ def read_number(data: bytes, predictor: Predictor | None = None) -> NumberPredic
     return _one_digit(predictor, ink)
 
 
+def _reader_readings(groups: list[Group]) -> list[StringReading | None]:
+    """What the number reader sees in each group that has cuts to choose from (one
+    call for all of them); None for the others, or without a reader."""
+    reader = get_reader()
+    with_cuts = [group for group in groups if group.ink is not None]
+    if reader is None or not with_cuts:
+        return [None] * len(groups)
+    seen = iter(reader.read([group.ink for group in with_cuts]))
+    readings = [next(seen) if group.ink is not None else None for group in groups]
+    return [reading if reading and reading.text else None for reading in readings]
+
+
+def _reader_doubt(
+    seen: StringReading | None, position: int, probabilities: np.ndarray, pieces: int
+) -> np.ndarray | None:
+    """The reader's probabilities for the digit at ``position`` of a group when the
+    reader and the digit model disagree about it (the reader, trained on touching
+    digits, is right more often there); None when they agree or there is no reading."""
+    if seen is None or len(seen.text) != pieces:
+        return None
+    if int(np.argmax(probabilities[:10])) == int(seen.text[position]):
+        return None
+    return seen.probabilities[position]
+
+
 def _whole_if_no_digit(
-    predictor: Predictor, group: Group, cut: list[int], probabilities: np.ndarray
+    predictor: Predictor,
+    group: Group,
+    cut: list[int],
+    probabilities: np.ndarray,
+    seen: StringReading | None,
 ) -> list[int]:
     """Keep a group whole when the model calls it "no digit" and cutting it gives no
     sure digits either: a grid or a scribble is one non-digit, not a doubtful number.
-    (Cut pieces that are all sure win: touching digits often look like no digit whole.)"""
+    Cut pieces win when they are all sure digits, or when the digit model reads in them
+    the very digits the number reader sees: touching digits often look like no digit
+    whole."""
     if group.whole is None or len(cut) < 2:
         return cut
     if predictor.verdict_of(probabilities[group.whole])[0] != NO_DIGIT:
         return cut
     if all(predictor.verdict_of(probabilities[index])[0] == DIGIT for index in cut):
+        return cut
+    read = "".join(str(int(np.argmax(probabilities[index, :10]))) for index in cut)
+    if seen is not None and seen.text == read:
         return cut
     return [group.whole]
 
@@ -181,7 +223,14 @@ def _reading(
     probabilities: np.ndarray,
     candidate: Segment,
     ink: Ink,
+    doubt: np.ndarray | None = None,
 ) -> DigitReading:
-    prediction = predictor.judge(model_input, probabilities, inspect_ink(model_input))
+    """One digit of a number. With ``doubt`` (the reader's probabilities where it
+    disagrees with the digit model) the digit is the reader's, flagged unsure."""
+    report = inspect_ink(model_input)
+    if doubt is None:
+        prediction = predictor.judge(model_input, probabilities, report)
+    else:
+        prediction = replace(predictor.judge(model_input, doubt, report), verdict=UNSURE)
     box = ink.pixel_box(candidate.left, candidate.top, candidate.width, candidate.height)
     return DigitReading(prediction, box)

@@ -91,6 +91,25 @@ def _configure_tensorflow_threads(intra: int | None, inter: int | None) -> None:
         logger.debug("TensorFlow thread pools already initialised; keeping them")
 
 
+def compile_concrete(run, spec):
+    """``run`` as a concrete TensorFlow function for inputs of ``spec``, compiled with
+    XLA or, where XLA fails, as a plain graph; run once here, so that compilation never
+    happens during a request."""
+    import tensorflow as tf
+
+    zeros = np.zeros(spec.shape, dtype=np.float32)
+    for jit_compile in (True, False):
+        try:
+            function = tf.function(run, jit_compile=jit_compile).get_concrete_function(spec)
+            function(zeros)
+            return function
+        except Exception as exc:  # XLA may be missing or refuse an op: fall back
+            if not jit_compile:
+                raise ModelUnavailable(f"The model cannot run: {exc}") from exc
+            logger.warning("XLA compilation failed, using plain TensorFlow: %s", exc)
+    raise AssertionError("unreachable")
+
+
 def read_metadata(model_path: Path) -> dict[str, Any]:
     path = Path(model_path).with_suffix(".json")
     try:
@@ -157,7 +176,6 @@ class Predictor:
 
         model = self.model
         spec = tf.TensorSpec([batch, IMAGE_SIDE, IMAGE_SIDE], tf.float32)
-        zeros = np.zeros(spec.shape, dtype=np.float32)
         shape = [batch, *self.model.input_shape[1:]]
         invert, factor = self.input_invert, self.input_scale / 255.0
 
@@ -168,16 +186,7 @@ class Predictor:
                 images = images * factor
             return model(tf.reshape(images, shape), training=False)
 
-        for jit_compile in (True, False):
-            try:
-                function = tf.function(run, jit_compile=jit_compile).get_concrete_function(spec)
-                function(zeros)
-                return function
-            except Exception as exc:  # XLA may be missing or refuse an op: fall back
-                if not jit_compile:
-                    raise ModelUnavailable(f"The model cannot run: {exc}") from exc
-                logger.warning("XLA compilation failed, using plain TensorFlow: %s", exc)
-        raise AssertionError("unreachable")
+        return compile_concrete(run, spec)
 
     def probabilities_for(self, model_input: np.ndarray) -> np.ndarray:
         """The model's probabilities (ten digits, then "no digit" if it has that output)
@@ -327,12 +336,17 @@ def install(predictor: Predictor) -> Predictor | None:
 
 
 def warm_up() -> Predictor:
-    """Load the model and run one prediction on each path, so that the first real
-    request does not pay for loading and tracing. Call it when a worker starts."""
+    """Load the model (and the number reader) and run one prediction on each path, so
+    that the first real request does not pay for loading and tracing. Call it when a
+    worker starts."""
     predictor = get_predictor()
     predictor.probabilities_for(np.zeros((IMAGE_SIDE, IMAGE_SIDE), dtype=np.uint8))
     predictor.predict_arrays(np.zeros((1, IMAGE_SIDE, IMAGE_SIDE), dtype=np.uint8))
     predictor.probabilities_for_few(np.zeros((2, IMAGE_SIDE, IMAGE_SIDE), dtype=np.uint8))
+    # The number reader too (imported here: it builds on this module).
+    from recognizer.recognition.number_reader import get_reader
+
+    get_reader()
     return predictor
 
 

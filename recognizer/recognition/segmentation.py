@@ -17,19 +17,19 @@ The steps, and why:
    one are merged. Neighbouring digits overlap far less than that, even when written
    close (the benchmark overlaps them by up to a quarter of a digit).
 4. **Touching or overlapping digits** make one group much wider than a digit is tall.
-   Such a group is cut vertically at minima of its column ink profile (where two
-   digits touch the ink is thin). Which minima are real cuts is left to the model:
-   every segment between two candidate cuts that could be a digit is classified, and the
-   path through the cuts with the best total log-confidence wins. Only groups wider than
-   SPLIT_RATIO heights are cut: the model is often confident about half a digit, so
-   cutting narrower groups split more wide single digits than it rescued touching
-   pairs (measured on numbers made of MNIST *training* digits).
-   This is the classic over-segment-then-recognise design; it was chosen over a
-   sequence model (a CRNN with CTC) because it reuses the shipped, validated digit
-   model, needs no second model to train and ship, keeps per-digit probabilities and
-   boxes for free. Its weak point is measured in the README ("Reading numbers"):
-   touching digits are often read as one, because the model is confident on merged
-   pairs and on fragments; a "no digit" output would let it reject both.
+   Such a group is cut at minima of its column ink profile (where two digits touch the
+   ink is thin). A cut is a path from top to bottom near its column that crosses the
+   least ink (a seam, see _seams), so it goes round the strokes of overlapping digits
+   instead of slicing both. Which cuts are real is left to the models: every segment
+   between two candidate cuts that could be a digit is classified, and the path through
+   the cuts with the best total log-confidence wins, among the paths with as many digits
+   as the number reader (recognizer.recognition.number_reader, a CRNN) counts in the
+   group. Without a count, only groups wider than SPLIT_RATIO heights are always cut:
+   the digit model is often confident about half a digit or a merged pair, so cutting
+   narrower groups split more wide single digits than it rescued touching pairs.
+   Why a hybrid: the digit model alone reads most touching numbers short; the reader
+   alone would give digits without their own 28x28 input, probabilities and box. So the
+   reader counts, and the digit model reads each digit.
 5. **Order**: groups are sorted by their horizontal centre, which a wobbling baseline
    does not disturb (digits are ordered by x only; merging in step 3 already absorbed
    ink that lies above or below another).
@@ -37,6 +37,7 @@ The steps, and why:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -59,6 +60,12 @@ SPLIT_RATIO = 1.6
 MIN_DIGIT_WIDTH = 0.08  # narrowest segment tried, in group heights (a thin "1")
 MAX_DIGIT_WIDTH = 1.6  # widest segment tried, in group heights
 CUT_WINDOW = 0.08  # a cut is a minimum of the column profile within +-this many heights
+# A cut is a path from top to bottom, not a straight column: it may wander this many
+# heights either side of its column to pass between overlapping digits, and each column
+# it strays costs STRAY_COST (in units of full-strength ink crossed) so it stays
+# straight where nothing is in its way.
+SEAM_REACH = 0.15
+STRAY_COST = 0.02
 MAX_CUTS_PER_DIGIT = 2.5  # candidate cuts kept, per digit the group's width suggests
 TYPICAL_WIDTH = 0.6  # digit width in heights, to guess how many digits a group holds
 MAX_GROUPS = 10  # numbers have at most 10 digits; more groups is scribble, not a number
@@ -97,6 +104,9 @@ class Group:
     segments: list[Segment] = field(default_factory=list)
     edges: dict[tuple[int, int], int] = field(default_factory=dict)
     whole: int | None = None  # segment index of the whole group, if it may be one digit
+    # Per cut, the column where it passes in each row of the group (see _seams).
+    seams: np.ndarray | None = None
+    ink: np.ndarray | None = None  # the group's own ink, when it has cuts to choose from
 
 
 @dataclass
@@ -143,37 +153,76 @@ def segment(ink: np.ndarray) -> list[Group]:
     return [_group(piece, ink, labels) for piece in pieces]
 
 
-def best_cut(group: Group, confidences: np.ndarray, sure: float) -> list[int]:
+def best_cut(
+    group: Group, probabilities: np.ndarray, sure: float, expected: str | None = None
+) -> list[int]:
     """Indices (into group.segments) of the digits the group is read as, left to right.
 
-    ``confidences`` holds the model's top probability for each segment. A group the
-    model reads as one digit with at least ``sure`` confidence stays one digit (so a
-    digit that was read confidently before numbers existed still is). Otherwise, dynamic
-    programming over the cut positions: the best path from the first cut to the last
-    maximises the sum of log-confidences (each digit costs its doubt, so a path of more
-    digits must be surer than one of fewer).
+    ``probabilities`` holds the digit model's outputs for each segment (ten digits
+    first); ``expected`` the digits the number reader sees in the group (None without
+    a reader).
+
+    A group the reader reads as one digit, or (without a reading) that the digit model
+    reads as one digit with at least ``sure`` confidence, stays one digit (so a digit
+    that was read confidently before numbers existed still is). Otherwise, dynamic
+    programming over the cut positions. With the reader's digits, the best path is the
+    one of that many pieces in which the digit model finds those digits likeliest (the
+    sum of the log-probabilities of the expected digit of each piece), so the pieces
+    line up with what the reader saw. Without them, or when no path has that many
+    pieces, the best path maximises the sum of log-confidences (each digit costs its
+    doubt, so a path of more digits must be surer than one of fewer).
     """
-    if group.whole is not None and confidences[group.whole] >= sure:
+    confidences = probabilities[:, :10].max(axis=1)
+    sure_whole = group.whole is not None and confidences[group.whole] >= sure
+    if group.whole is not None and (expected is not None and len(expected) == 1):
         return [group.whole]
+    path = None
+    if expected:
+        wanted = [int(digit) for digit in expected]
+        path = _best_path(group, len(wanted), lambda index, t: probabilities[index, wanted[t]])
+        agreed = path is not None and all(
+            int(np.argmax(probabilities[index, :10])) == digit
+            for index, digit in zip(path, wanted, strict=True)
+        )
+        # A digit the model is sure of stays whole unless it reads every piece of
+        # the reader's cut as the reader does (a pen dot beside a 6 is not "61").
+        if sure_whole and not agreed:
+            return [group.whole]
+    elif sure_whole:
+        return [group.whole]
+    path = path or _best_path(group, None, lambda index, _: confidences[index])
+    assert path is not None, "_group leaves every group a path of cuts"
+    return path
+
+
+def _best_path(
+    group: Group, pieces: int | None, likelihood: Callable[[int, int], float]
+) -> list[int] | None:
+    """The path of ``pieces`` segments (any number if None) with the best total
+    log-likelihood, where ``likelihood(segment, position)`` scores a segment as the
+    position-th piece of the path; None if no path has that many pieces."""
     last = len(group.cuts) - 1
-    best = [-np.inf] * (last + 1)
-    back: list[tuple[int, int] | None] = [None] * (last + 1)
-    best[0] = 0.0
+    # best[node][count] = (score, (previous node, previous count, segment index))
+    best: list[dict[int, tuple[float, tuple[int, int, int] | None]]] = [{} for _ in range(last + 1)]
+    best[0][0] = (0.0, None)
     for j in range(1, last + 1):
         for i in range(j):
             index = group.edges.get((i, j))
-            if index is None or best[i] == -np.inf:
+            if index is None:
                 continue
-            score = best[i] + np.log(max(float(confidences[index]), 1e-9))
-            if score > best[j]:
-                best[j], back[j] = score, (i, index)
-    path = []
-    node = last
+            for count, (score, _) in list(best[i].items()):
+                if pieces is not None and count >= pieces:
+                    continue
+                after = 0 if pieces is None else count + 1
+                total = score + float(np.log(max(float(likelihood(index, count)), 1e-9)))
+                if after not in best[j] or total > best[j][after][0]:
+                    best[j][after] = (total, (i, count, index))
+    count = 0 if pieces is None else pieces
+    if count not in best[last]:
+        return None
+    path, node = [], last
     while node > 0:
-        step = back[node]
-        if step is None:  # no admissible path (cannot happen: 0 -> last is always an edge)
-            return [group.edges[(0, last)]]
-        node, index = step
+        node, count, index = best[node][count][1]
         path.append(index)
     return path[::-1]
 
@@ -244,7 +293,8 @@ def _group(piece: _Piece, ink: np.ndarray, labels: np.ndarray) -> Group:
         return group
 
     cuts = [0, *_candidate_cuts(own, height), piece.width]
-    group = Group(left=piece.left, width=piece.width, cuts=cuts)
+    group = Group(left=piece.left, width=piece.width, cuts=cuts, ink=own_ink)
+    group.seams = _seams(own_ink, cuts, height)
     low, high = MIN_DIGIT_WIDTH * height, MAX_DIGIT_WIDTH * height
     for i in range(len(cuts) - 1):
         for j in range(i + 1, len(cuts)):
@@ -296,9 +346,56 @@ def _candidate_cuts(own: np.ndarray, height: int) -> list[int]:
     return cuts
 
 
+def _seams(own_ink: np.ndarray, cuts: list[int], height: int) -> np.ndarray:
+    """For each cut, the column it passes in every row: the path from top to bottom,
+    moving at most one column per row and at most SEAM_REACH heights from the cut's
+    column, that crosses the least ink (dynamic programming, all cuts at once). Where
+    two digits overlap, it goes round the strokes of one instead of slicing through
+    both. The first and last cuts are the group's edges."""
+    rows, width = own_ink.shape
+    reach = max(1, round(SEAM_REACH * height))
+    offsets = np.arange(-reach, reach + 1)
+    inner = np.asarray(cuts[1:-1], dtype=np.int64)
+    columns = inner[:, None] + offsets[None, :]  # (cuts, band)
+    valid = (columns >= 0) & (columns < width)
+    strength = own_ink / max(float(own_ink.max()), 1e-6)
+    stray = STRAY_COST * np.abs(offsets)[None, :]
+    penalty = np.where(valid, stray, np.inf)
+    clipped = np.clip(columns, 0, width - 1)
+    total = strength[0][clipped] + penalty
+    moves = np.zeros((rows, *columns.shape), dtype=np.int8)
+    costs = strength[:, clipped] + penalty  # (rows, cuts, band): ink crossed plus straying
+    left = np.full(columns.shape, np.inf)
+    right = np.full(columns.shape, np.inf)
+    for row in range(1, rows):
+        # Arriving from one column left (move -1), straight above (0) or right (+1).
+        left[:, 1:] = total[:, :-1]
+        right[:, :-1] = total[:, 1:]
+        best = np.minimum(total, np.minimum(left, right))
+        move = moves[row]
+        move[best == right] = 1
+        move[best == left] = -1
+        move[best == total] = 0
+        total = best + costs[row]
+    seams = np.empty((len(cuts), rows), dtype=np.int32)
+    seams[0], seams[-1] = 0, width
+    position = np.argmin(total, axis=1)
+    cut_index = np.arange(len(inner))
+    for row in range(rows - 1, -1, -1):
+        seams[1:-1, row] = columns[cut_index, position]
+        position = position + moves[row, cut_index, position]
+    return seams
+
+
 def _add_segment(group: Group, own_ink: np.ndarray, piece: _Piece, i: int, j: int) -> None:
-    start, stop = group.cuts[i], group.cuts[j]
-    part = own_ink[:, start:stop]
+    if group.seams is None:
+        part = own_ink[:, group.cuts[i] : group.cuts[j]]
+        start = group.cuts[i]
+    else:
+        start, stop = int(group.seams[i].min()), int(group.seams[j].max())
+        columns = np.arange(start, stop)[None, :]
+        between = (columns >= group.seams[i][:, None]) & (columns < group.seams[j][:, None])
+        part = np.where(between, own_ink[:, start:stop], 0.0)
     rows = np.flatnonzero(part.any(axis=1))
     cols = np.flatnonzero(part.any(axis=0))
     if len(rows) == 0:
@@ -308,7 +405,7 @@ def _add_segment(group: Group, own_ink: np.ndarray, piece: _Piece, i: int, j: in
     group.edges[(i, j)] = len(group.segments)
     group.segments.append(
         Segment(
-            ink=part[top:bottom, left:right],
+            ink=np.ascontiguousarray(part[top:bottom, left:right], dtype=np.float32),
             left=piece.left + start + left,
             top=piece.top + top,
             width=right - left,

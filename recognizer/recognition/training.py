@@ -383,6 +383,20 @@ def save_model_atomically(model: keras.Model, path: Path) -> None:
         model.save(tmp)
 
 
+def save_with_identity(model: keras.Model, output: Path, kind: str) -> dict:
+    """Save ``model`` atomically and return the metadata that identifies the file: its
+    version (``kind``, the day, the start of its sha256), name, sha256 and time."""
+    save_model_atomically(model, output)
+    model_sha256 = sha256_file(output)
+    trained_at = datetime.now(UTC)
+    return {
+        "version": f"{kind}-{trained_at:%Y%m%d}-{model_sha256[:8]}",
+        "model_file": output.name,
+        "model_sha256": model_sha256,
+        "trained_at": trained_at.isoformat(timespec="seconds"),
+    }
+
+
 def metadata_path_for(model_path: Path) -> Path:
     return model_path.with_suffix(".json")
 
@@ -467,14 +481,8 @@ def train(
         f"test digits called no digit {test_no_digit:.2%}{caught}."
     )
 
-    output = Path(output)
-    save_model_atomically(shipped, output)
-    model_sha256 = sha256_file(output)
-    trained_at = datetime.now(UTC)
     metadata = {
-        "version": f"cnn-{trained_at:%Y%m%d}-{model_sha256[:8]}",
-        "model_file": output.name,
-        "model_sha256": model_sha256,
+        **save_with_identity(shipped, Path(output), "cnn"),
         "test_accuracy": test_accuracy,
         "test_images": int(len(y_test)),
         "validation_accuracy": val_accuracy,
@@ -482,7 +490,6 @@ def train(
         "validation_non_digits_caught": non_digit_caught,
         "classes": [str(d) for d in range(10)] + ["no_digit"],
         "parameters": int(shipped.count_params()),
-        "trained_at": trained_at.isoformat(timespec="seconds"),
         "training_seconds": round(time.monotonic() - started, 1),
         "training": {
             **asdict(config),

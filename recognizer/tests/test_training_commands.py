@@ -311,3 +311,30 @@ def test_without_non_digits_it_trains_a_ten_output_digit_model_for_a_head(mnist_
 def test_a_negative_count_of_non_digits_is_a_command_error(tmp_path):
     with pytest.raises(CommandError, match="--non-digits must be 0 or more"):
         call_command("train_model", non_digits=-1, output=tmp_path / "m.keras")
+
+
+def test_a_tiny_reader_training_run_writes_a_reader_that_reads(mnist_dir, tmp_path):
+    from recognizer.recognition.number_reader import NumberReader
+    from recognizer.tests.support.factories import draw_number
+
+    output = tmp_path / "reader.keras"
+    out = io.StringIO()
+    call_command("train_number_reader", strings=256, epochs=1, output=output, stdout=out)
+
+    assert "Saved" in out.getvalue()
+    metadata = json.loads(output.with_suffix(".json").read_text())
+    assert metadata["version"].startswith("reader-")
+    assert metadata["training"]["strings"] == 256
+    assert metadata["model_sha256"] == hashlib.sha256(output.read_bytes()).hexdigest()
+    assert 0.0 <= metadata["test_strings_exact"] <= 1.0
+    # One epoch on 256 strings reads nothing well; it must load and give digits.
+    from recognizer.recognition.preprocessing import find_ink
+
+    (reading,) = NumberReader(output).read([find_ink(draw_number("42")).strength])
+    assert set(reading.text) <= set("0123456789")
+    assert reading.probabilities.shape == (len(reading.text), 10)
+
+
+def test_train_number_reader_refuses_an_output_that_is_not_keras_format(tmp_path):
+    with pytest.raises(CommandError, match=".keras"):
+        call_command("train_number_reader", output=tmp_path / "reader.h5")

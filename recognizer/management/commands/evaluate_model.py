@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from PIL import Image, ImageDraw, ImageFont
 
+from recognizer.management.options import add_data_argument
 from recognizer.recognition.mnist_data import MnistDataError, load_mnist
 
 CELL = 44  # px per confusion-matrix cell in the plot
@@ -62,12 +63,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument(
-            "--data",
-            type=Path,
-            default=None,
-            help="Folder with the MNIST files (default: settings.MNIST_DATA_DIR).",
-        )
+        add_data_argument(parser)
         parser.add_argument(
             "--model",
             type=Path,

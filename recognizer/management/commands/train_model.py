@@ -10,14 +10,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from recognizer.management.options import add_data_argument, positive_int
 from recognizer.recognition.mnist_data import MnistDataError, load_mnist
-
-
-def positive_int(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise ValueError(value)
-    return number
 
 
 class Command(BaseCommand):
@@ -38,13 +32,7 @@ class Command(BaseCommand):
         from recognizer.recognition.training import DESIGNS, TrainingConfig
 
         defaults = TrainingConfig()
-        parser.add_argument(
-            "--data",
-            type=Path,
-            default=None,
-            help="Folder with the MNIST files (default: settings.MNIST_DATA_DIR, i.e. "
-            "$MNIST_DATA or ../shared/datasets/mnist).",
-        )
+        add_data_argument(parser)
         parser.add_argument(
             "--output",
             type=Path,

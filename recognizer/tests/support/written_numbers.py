@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageFilter
 
+from recognizer.recognition.digit_strings import scaled_glyph
+
 SPACINGS = {
     "wide": (0.5, 1.0),
     "separated": (0.15, 0.5),
@@ -60,12 +62,7 @@ def write_number(
 
 def _glyph(digit: np.ndarray, height: float) -> np.ndarray:
     """The digit cropped to its ink and scaled so its ink is ``height`` px tall."""
-    rows = np.flatnonzero((digit >= INK_LEVEL).any(axis=1))
-    cols = np.flatnonzero((digit >= INK_LEVEL).any(axis=0))
-    crop = digit[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    scale = height / crop.shape[0]
-    size = (max(2, round(crop.shape[1] * scale)), max(2, round(height)))
-    return np.asarray(Image.fromarray(crop).resize(size, Image.Resampling.BICUBIC))
+    return scaled_glyph(digit, height).astype(np.uint8)
 
 
 def _compose(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from recognizer.management.commands.train_model import positive_int
+from recognizer.management.options import positive_int
 from recognizer.registry import command_inputs, versions
 from recognizer.registry.retraining import (
     MIN_MNIST_PER_CORRECTION,

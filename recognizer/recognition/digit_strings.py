@@ -1,0 +1,121 @@
+"""Strings of handwritten digits written close, touching or overlapping, made from MNIST
+digits: the training data of the number reader (recognizer.recognition.number_reader)
+and of the "no digit" pairs (recognizer.recognition.nondigits).
+
+Only training digits are ever passed in by the training code; the benchmarks write
+their numbers with their own generator (recognizer/tests/support/written_numbers.py)
+from test digits, so the reader is never measured on the way it was taught.
+
+Variation, as people write: each digit's height differs by up to 15 % from the
+string's, the baseline wobbles, neighbours sit from a small gap apart to overlapping by
+a third of a digit's width, strokes are sometimes thicker (a felt pen), and some
+strings carry a few specks (pen dots, dirt), which are not digits.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+INK_LEVEL = 64  # MNIST pixels at least this bright are a digit's ink (its box)
+GLYPH_HEIGHT = 40  # px; digits are drawn about this tall before the reader scales them
+# A neighbour's left edge, relative to the right edge of the ink before it, in digit
+# widths: negative is a gap, positive an overlap.
+OVERLAP = (-0.1, 0.33)
+MAX_LENGTH = 6
+SPECKLED = 0.3  # the share of strings with a few specks on them
+
+# What the reader sees: the string's ink scaled to INK_ROWS rows (width in proportion,
+# squeezed if wider than the frame), in a frame of READER_ROWS x READER_COLUMNS.
+READER_ROWS = 28
+INK_ROWS = 24
+READER_COLUMNS = 144
+
+
+def scaled_glyph(digit: np.ndarray, height: float) -> np.ndarray:
+    """An MNIST digit (28x28, 0-255) cropped to its ink and scaled to ``height`` px."""
+    rows = np.flatnonzero((digit >= INK_LEVEL).any(axis=1))
+    cols = np.flatnonzero((digit >= INK_LEVEL).any(axis=0))
+    crop = digit[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    scale = height / crop.shape[0]
+    size = (max(2, round(crop.shape[1] * scale)), max(2, round(height)))
+    resized = Image.fromarray(crop).resize(size, Image.Resampling.BICUBIC)
+    return np.asarray(resized, dtype=np.float32)
+
+
+def write_touching(
+    digits: list[np.ndarray], rng: np.random.Generator, overlap: tuple[float, float] = OVERLAP
+) -> np.ndarray:
+    """The digits written left to right on a wobbling baseline, each neighbour placed
+    by a random ``overlap`` (see OVERLAP): float ink, 0 = background."""
+    glyphs = [scaled_glyph(digit, GLYPH_HEIGHT * rng.uniform(0.85, 1.15)) for digit in digits]
+    phase, amplitude = rng.uniform(0, 2 * np.pi), rng.uniform(0.0, 0.1) * GLYPH_HEIGHT
+    tops = [
+        round(amplitude * np.sin(phase + 1.3 * i) + rng.normal(0, 0.03 * GLYPH_HEIGHT))
+        for i in range(len(glyphs))
+    ]
+    lowest = min(tops)
+    tops = [top - lowest for top in tops]
+    lefts, right = [], 0
+    for i, glyph in enumerate(glyphs):
+        if i:
+            width = (glyphs[i - 1].shape[1] + glyph.shape[1]) / 2
+            right = max(lefts[-1] + 1, right - round(rng.uniform(*overlap) * width))
+        lefts.append(right)
+        right += glyph.shape[1]
+    height = max(top + glyph.shape[0] for top, glyph in zip(tops, glyphs, strict=True))
+    width = max(left + glyph.shape[1] for left, glyph in zip(lefts, glyphs, strict=True))
+    canvas = np.zeros((height, width), np.float32)
+    for glyph, top, left in zip(glyphs, tops, lefts, strict=True):
+        region = canvas[top : top + glyph.shape[0], left : left + glyph.shape[1]]
+        np.maximum(region, glyph, out=region)  # crossing strokes stay ink, as with a pen
+    if rng.random() < 0.25:
+        canvas = ndimage.grey_dilation(canvas, size=(3, 3))
+    if rng.random() < SPECKLED:
+        _add_specks(canvas, rng)
+    return canvas
+
+
+def _add_specks(canvas: np.ndarray, rng: np.random.Generator) -> None:
+    """One to three pen dots or crumbs of dirt on or near the string's ink, which a
+    photo's segmentation keeps with the digit they touch: they are not digits."""
+    height, width = canvas.shape
+    yy, xx = np.mgrid[:height, :width]
+    for _ in range(int(rng.integers(1, 4))):
+        radius = rng.uniform(1.5, 4.0)
+        y, x = rng.uniform(0, height), rng.uniform(0, width)
+        canvas[(yy - y) ** 2 + (xx - x) ** 2 <= radius**2] = rng.uniform(150, 255)
+
+
+def reader_input(ink: np.ndarray) -> np.ndarray:
+    """Ink of any size (float, 0 = background, up to 255) as the reader's input:
+    READER_ROWS x READER_COLUMNS float32 in 0-255, the ink INK_ROWS tall, left-aligned."""
+    ink = np.asarray(ink, dtype=np.float32)
+    rows = np.flatnonzero((ink > 0).any(axis=1))
+    cols = np.flatnonzero((ink > 0).any(axis=0))
+    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    margin = (READER_ROWS - INK_ROWS) // 2
+    scale = INK_ROWS / crop.shape[0]
+    width = min(READER_COLUMNS - 2 * margin, max(1, round(crop.shape[1] * scale)))
+    resized = Image.fromarray(crop).resize((width, INK_ROWS), Image.Resampling.LANCZOS)
+    frame = np.zeros((READER_ROWS, READER_COLUMNS), dtype=np.float32)
+    frame[margin : margin + INK_ROWS, margin : margin + width] = np.clip(resized, 0, 255)
+    if frame.max() > 0:
+        frame *= 255.0 / frame.max()
+    return frame
+
+
+def make_strings(
+    digits: np.ndarray, labels: np.ndarray, count: int, seed: int
+) -> tuple[np.ndarray, list[str]]:
+    """``count`` reader inputs of 1 to MAX_LENGTH touching digits, and their text."""
+    rng = np.random.default_rng(seed)
+    inputs = np.zeros((count, READER_ROWS, READER_COLUMNS), dtype=np.uint8)
+    texts = []
+    for n in range(count):
+        length = int(rng.integers(1, MAX_LENGTH + 1))
+        picks = rng.integers(len(digits), size=length)
+        inputs[n] = reader_input(write_touching([digits[i] for i in picks], rng))
+        texts.append("".join(str(int(labels[i])) for i in picks))
+    return inputs, texts

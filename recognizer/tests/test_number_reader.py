@@ -1,0 +1,150 @@
+"""The number reader (a CRNN that counts the digits of touching groups) and the cut
+chosen with its count."""
+
+import json
+
+import numpy as np
+import pytest
+from django.conf import settings
+
+from recognizer.recognition import digit_strings
+from recognizer.recognition.number_reader import decode, get_reader
+from recognizer.recognition.segmentation import Group, best_cut
+
+
+def test_ctc_decoding_merges_repeats_and_drops_blanks():
+    # Columns: blank, 2, 2, blank, 2, 0 (digit 0 is class 1), 0, blank.
+    classes = [0, 3, 3, 0, 3, 1, 1, 0]
+    logits = np.full((1, len(classes), 11), -5.0)
+    logits[0, np.arange(len(classes)), classes] = 5.0
+
+    assert decode(logits) == ["220"]
+
+
+def test_strings_are_made_of_the_digits_given_with_their_text():
+    digits = np.zeros((10, 28, 28), dtype=np.uint8)
+    digits[:, 6:22, 10:18] = 255
+    labels = np.arange(10)
+
+    inputs, texts = digit_strings.make_strings(digits, labels, 30, seed=4)
+
+    assert inputs.shape == (30, digit_strings.READER_ROWS, digit_strings.READER_COLUMNS)
+    assert all(1 <= len(text) <= digit_strings.MAX_LENGTH for text in texts)
+    assert len({len(text) for text in texts}) > 3
+    for frame, text in zip(inputs, texts, strict=True):
+        ink_columns = np.flatnonzero(frame.max(axis=0) > 0)
+        # Wider strings for more digits: each bar is 8 of 16 px tall, so about 12 px
+        # at the reader's 24 px ink height.
+        assert len(ink_columns) >= 8 * len(text) * 0.5
+
+
+def chain(widths: list[int]) -> Group:
+    """A group with a cut at every boundary of ``widths``, every segment between, and
+    the whole group as one of them."""
+    cuts = list(np.cumsum([0, *widths]))
+    group = Group(left=0, width=cuts[-1], cuts=cuts)
+    for i in range(len(cuts)):
+        for j in range(i + 1, len(cuts)):
+            group.edges[(i, j)] = len(group.edges)
+    group.whole = group.edges[(0, len(cuts) - 1)]
+    return group
+
+
+def outputs(group: Group, digits: dict[tuple[int, int], dict[int, float]]) -> np.ndarray:
+    """Digit-model outputs per segment of ``group``: the given probabilities per edge,
+    the rest spread evenly; ten digits then "no digit" (always 0 here)."""
+    rows = np.zeros((len(group.edges), 11))
+    for edge, index in group.edges.items():
+        given = digits.get(edge, {})
+        rest = (1 - sum(given.values())) / (10 - len(given))
+        rows[index, :10] = rest
+        for digit, value in given.items():
+            rows[index, digit] = value
+    return rows
+
+
+def edges_of(group: Group, path: list[int]) -> list[tuple[int, int]]:
+    edge_of = {index: edge for edge, index in group.edges.items()}
+    return [edge_of[index] for index in path]
+
+
+def test_the_cut_lines_up_with_the_digits_the_reader_sees():
+    group = chain([10, 10, 10])
+    probabilities = outputs(
+        group,
+        {
+            (0, 3): {8: 0.6},  # a doubtful 8 whole
+            (0, 1): {1: 0.9},
+            (1, 2): {7: 0.5, 1: 0.4},
+            (2, 3): {4: 0.9},
+            (0, 2): {4: 0.95},
+            (1, 3): {4: 0.7},
+        },
+    )
+
+    alone = best_cut(group, probabilities, sure=0.7)
+    three = best_cut(group, probabilities, sure=0.7, expected="114")
+    two = best_cut(group, probabilities, sure=0.7, expected="14")
+
+    assert edges_of(group, alone) == [(0, 2), (2, 3)]  # the surest pieces: "44"
+    assert edges_of(group, three) == [(0, 1), (1, 2), (2, 3)]  # "1", "1" (0.4), "4"
+    assert edges_of(group, two) == [(0, 1), (1, 3)]
+
+
+def test_a_digit_the_model_is_sure_of_stays_whole_unless_it_reads_the_readers_cut():
+    group = chain([20, 4])  # a digit and a pen dot beside it
+    dot = {(0, 2): {6: 0.99}, (0, 1): {6: 0.99}, (1, 2): {1: 0.3, 7: 0.5}}
+
+    assert edges_of(group, best_cut(group, outputs(group, dot), 0.5, "61")) == [(0, 2)]
+    dot[(1, 2)] = {1: 0.9}
+    assert edges_of(group, best_cut(group, outputs(group, dot), 0.5, "61")) == [(0, 1), (1, 2)]
+
+
+def test_a_reading_no_cut_can_match_falls_back_to_the_best_cut():
+    group = chain([10, 10])
+    probabilities = outputs(group, {(0, 1): {3: 0.9}, (1, 2): {5: 0.9}, (0, 2): {8: 0.3}})
+
+    assert edges_of(group, best_cut(group, probabilities, 0.5, "12345")) == [(0, 1), (1, 2)]
+
+
+def test_the_shipped_reader_and_its_metadata_agree():
+    path = settings.READER_PATH
+    metadata = json.loads(path.with_suffix(".json").read_text())
+
+    assert metadata["model_file"] == path.name
+    assert metadata["version"].startswith("reader-")
+    assert metadata["test_strings_exact"] >= 0.9
+
+
+def test_the_reader_counts_the_digits_of_drawn_touching_numbers():
+    from recognizer.recognition.preprocessing import find_ink
+    from recognizer.tests.support.factories import draw_number
+
+    reader = get_reader()
+    assert reader is not None, f"no number reader at {settings.READER_PATH}"
+    inks = [find_ink(draw_number(text, gap=-0.05)).strength for text in ("00", "2026")]
+
+    assert [reading.text for reading in reader.read(inks)] == ["00", "2026"]
+
+
+@pytest.mark.slow
+def test_touching_numbers_of_mnist_test_digits_are_mostly_read_right(mnist_dir):
+    from recognizer.recognition.mnist_data import load_mnist
+    from recognizer.recognition.numbers import read_number
+    from recognizer.tests.support.written_numbers import write_number
+
+    mnist = load_mnist(mnist_dir)
+    rng = np.random.default_rng(12)
+    hits = []
+    for n in range(60):
+        picks = rng.integers(0, len(mnist.x_test), size=n % 4 + 2)
+        number = write_number(
+            [mnist.x_test[i] for i in picks],
+            [int(mnist.y_test[i]) for i in picks],
+            rng,
+            spacing=("touching", "overlapping")[n % 2],
+            style=("canvas", "photo")[(n // 2) % 2],
+        )
+        hits.append(read_number(number.image).number == number.text)
+    # Without the reader this set reads about 55 % right.
+    assert np.mean(hits) >= 0.75, f"{np.mean(hits):.1%} of 60 touching numbers read right"
