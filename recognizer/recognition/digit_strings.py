@@ -8,8 +8,7 @@ from test digits, so the reader is never measured on the way it was taught.
 
 Variation, as people write: each digit's height differs by up to 15 % from the
 string's, the baseline wobbles, neighbours sit from a small gap apart to overlapping by
-a third of a digit's width, strokes are sometimes thicker (a felt pen), and some
-strings carry a few specks (pen dots, dirt), which are not digits.
+a third of a digit's width, and strokes are sometimes thicker (a felt pen).
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ GLYPH_HEIGHT = 40  # px; digits are drawn about this tall before the reader scal
 # widths: negative is a gap, positive an overlap.
 OVERLAP = (-0.1, 0.33)
 MAX_LENGTH = 6
-SPECKLED = 0.3  # the share of strings with a few specks on them
 
 # What the reader sees: the string's ink scaled to INK_ROWS rows (width in proportion,
 # squeezed if wider than the frame), in a frame of READER_ROWS x READER_COLUMNS.
@@ -72,20 +70,7 @@ def write_touching(
         np.maximum(region, glyph, out=region)  # crossing strokes stay ink, as with a pen
     if rng.random() < 0.25:
         canvas = ndimage.grey_dilation(canvas, size=(3, 3))
-    if rng.random() < SPECKLED:
-        _add_specks(canvas, rng)
     return canvas
-
-
-def _add_specks(canvas: np.ndarray, rng: np.random.Generator) -> None:
-    """One to three pen dots or crumbs of dirt on or near the string's ink, which a
-    photo's segmentation keeps with the digit they touch: they are not digits."""
-    height, width = canvas.shape
-    yy, xx = np.mgrid[:height, :width]
-    for _ in range(int(rng.integers(1, 4))):
-        radius = rng.uniform(1.5, 4.0)
-        y, x = rng.uniform(0, height), rng.uniform(0, width)
-        canvas[(yy - y) ** 2 + (xx - x) ** 2 <= radius**2] = rng.uniform(150, 255)
 
 
 def reader_input(ink: np.ndarray) -> np.ndarray:

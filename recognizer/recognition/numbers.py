@@ -156,10 +156,12 @@ def _reader_readings(groups: list[Group]) -> list[StringReading | None]:
 def _reader_doubt(
     seen: StringReading | None, position: int, probabilities: np.ndarray, pieces: int
 ) -> np.ndarray | None:
-    """The reader's probabilities for the digit at ``position`` of a group when the
-    reader and the digit model disagree about it (the reader, trained on touching
-    digits, is right more often there); None when they agree or there is no reading."""
-    if seen is None or len(seen.text) != pieces:
+    """The reader's probabilities for the digit at ``position`` of a group cut into
+    several digits when the reader and the digit model disagree about it (the reader,
+    trained on touching digits, is right more often there); None when they agree, for a
+    group read as one digit (the digit model reads lone digits better), or without a
+    reading."""
+    if seen is None or pieces < 2 or len(seen.text) != pieces:
         return None
     if int(np.argmax(probabilities[:10])) == int(seen.text[position]):
         return None
