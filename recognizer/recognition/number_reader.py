@@ -75,9 +75,6 @@ class StringReading:
 
     text: str
     probabilities: np.ndarray  # (len(text), 10)
-    # Per digit, the reader's probability of it at that column, blank included: how
-    # sure the reader is that a digit is there at all.
-    presence: np.ndarray
 
 
 def read_logits(logits: np.ndarray) -> StringReading:
@@ -87,7 +84,7 @@ def read_logits(logits: np.ndarray) -> StringReading:
     probabilities = shifted / shifted.sum(axis=1, keepdims=True)
     best = np.argmax(logits, axis=1)
     starts = np.flatnonzero(np.insert(np.diff(best) != 0, 0, True))
-    text, rows, presence = [], [], []
+    text, rows = [], []
     for start, stop in zip(starts, [*starts[1:], len(best)], strict=True):
         label = int(best[start])
         if label == BLANK:
@@ -96,8 +93,7 @@ def read_logits(logits: np.ndarray) -> StringReading:
         digits = probabilities[column, 1:]
         text.append(str(label - 1))
         rows.append(digits / digits.sum())
-        presence.append(float(probabilities[column, label]))
-    return StringReading("".join(text), np.array(rows).reshape(len(rows), 10), np.array(presence))
+    return StringReading("".join(text), np.array(rows).reshape(len(rows), 10))
 
 
 def decode(logits: np.ndarray) -> list[str]:

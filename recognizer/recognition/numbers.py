@@ -46,7 +46,14 @@ from recognizer.recognition.preprocessing import (
     inspect_ink,
     one_digit_input,
 )
-from recognizer.recognition.segmentation import Group, NotANumber, Segment, best_cut, segment
+from recognizer.recognition.segmentation import (
+    Group,
+    NotANumber,
+    Segment,
+    best_cut,
+    reads_as,
+    segment,
+)
 
 Box = tuple[int, int, int, int]  # x, y, width, height in the pixels of the image sent
 
@@ -186,8 +193,7 @@ def _whole_if_no_digit(
         return cut
     if all(predictor.verdict_of(probabilities[index])[0] == DIGIT for index in cut):
         return cut
-    read = "".join(str(int(np.argmax(probabilities[index, :10]))) for index in cut)
-    if seen is not None and seen.text == read:
+    if seen is not None and reads_as(probabilities, cut, seen.text):
         return cut
     return [group.whole]
 

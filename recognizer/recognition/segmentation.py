@@ -180,19 +180,22 @@ def best_cut(
     if expected:
         wanted = [int(digit) for digit in expected]
         path = _best_path(group, len(wanted), lambda index, t: probabilities[index, wanted[t]])
-        agreed = path is not None and all(
-            int(np.argmax(probabilities[index, :10])) == digit
-            for index, digit in zip(path, wanted, strict=True)
-        )
         # A digit the model is sure of stays whole unless it reads every piece of
         # the reader's cut as the reader does (a pen dot beside a 6 is not "61").
-        if sure_whole and not agreed:
+        if sure_whole and not (path is not None and reads_as(probabilities, path, expected)):
             return [group.whole]
     elif sure_whole:
         return [group.whole]
     path = path or _best_path(group, None, lambda index, _: confidences[index])
     assert path is not None, "_group leaves every group a path of cuts"
     return path
+
+
+def reads_as(probabilities: np.ndarray, path: list[int], expected: str) -> bool:
+    """Whether the digit model's best digits for the segments of ``path`` spell
+    ``expected`` (the number reader's digits)."""
+    read = "".join(str(int(np.argmax(probabilities[index, :10]))) for index in path)
+    return read == expected
 
 
 def _best_path(

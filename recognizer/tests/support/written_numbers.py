@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageFilter
 
-from recognizer.recognition.digit_strings import scaled_glyph
+from recognizer.recognition.digit_strings import INK_LEVEL, scaled_glyph
 
 SPACINGS = {
     "wide": (0.5, 1.0),
@@ -32,7 +32,6 @@ SPACINGS = {
 }
 SEPARATE_SPACINGS = ("wide", "separated", "close")
 STYLES = ("canvas", "photo")
-INK_LEVEL = 64  # MNIST pixels at least this bright count as ink for boxes and contact
 
 
 @dataclass(frozen=True)
