@@ -148,3 +148,17 @@ def test_touching_numbers_of_mnist_test_digits_are_mostly_read_right(mnist_dir):
         hits.append(read_number(number.image).number == number.text)
     # Without the reader this set reads about 55 % right.
     assert np.mean(hits) >= 0.75, f"{np.mean(hits):.1%} of 60 touching numbers read right"
+
+
+def test_without_a_reader_file_numbers_are_still_read(monkeypatch, settings, tmp_path):
+    from recognizer.recognition import number_reader
+    from recognizer.recognition.numbers import read_number
+    from recognizer.tests.support.factories import draw_number
+
+    settings.READER_PATH = tmp_path / "missing.keras"
+    monkeypatch.setattr(number_reader, "_reader", None)
+    monkeypatch.setattr(number_reader, "_missing", False)
+
+    assert number_reader.get_reader() is None
+    assert read_number(draw_number("2026")).number == "2026"
+    assert read_number(draw_number("00", gap=-0.05)).number == "00"
