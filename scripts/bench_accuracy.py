@@ -2,13 +2,15 @@
 
 Run from the repository root:  .venv/bin/python scripts/bench_accuracy.py
 
-Everything goes through ``Predictor.predict_image``, the path the site uses, from the
-bytes of an image file. The uploads and drawings are built from MNIST *test* digits
-(recognizer/tests/support/photos.py: one builder per condition the site must read);
-the non-digits are drawn differently from the training ones. Prints accuracy per
-condition and overall, and how many real digits and non-digits were called "no
-digit" or "unsure", next to the targets of issue 10. Exit status 1 if a target is
-missed (so it can gate a release), 2 on bad arguments or missing data.
+Everything goes through ``numbers.read_number``, the path the site uses for every
+drawing and upload, from the bytes of an image file: a digit read as a longer number is
+wrong, and a non-digit read as a number is not caught. The uploads and drawings are
+built from MNIST *test* digits (recognizer/tests/support/photos.py: one builder per
+condition the site must read); the non-digits are drawn differently from the training
+ones. Prints accuracy per condition and overall, and how many real digits and
+non-digits were called "no digit" or "unsure", next to the targets of issue 10. Exit
+status 1 if a target is missed (so it can gate a release), 2 on bad arguments or
+missing data.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import numpy as np  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from recognizer.recognition.mnist_data import MnistDataError, load_mnist  # noqa: E402
+from recognizer.recognition.numbers import read_number  # noqa: E402
 from recognizer.recognition.predictor import DIGIT, NO_DIGIT, UNSURE, Predictor  # noqa: E402
 from recognizer.recognition.preprocessing import InvalidImage  # noqa: E402
 from recognizer.tests.support import photos  # noqa: E402
@@ -65,11 +68,13 @@ class Tally:
 
 
 def read(predictor: Predictor, data: bytes) -> tuple[str | None, int | None]:
+    """The site's verdict and its digit (None for "no digit" or a longer number)."""
     try:
-        prediction = predictor.predict_image(data)
+        reading = read_number(data, predictor)
     except InvalidImage:
         return None, None
-    return prediction.verdict, prediction.digit
+    digit = reading.digits[0].digit if len(reading.digits) == 1 else None
+    return reading.verdict, digit
 
 
 def mark(ok: bool) -> str:

@@ -12,6 +12,20 @@ def positive_int(value: str) -> int:
     return number
 
 
+def non_negative_int(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError(value)
+    return number
+
+
+def positive_float(value: str) -> float:
+    number = float(value)
+    if not number > 0:
+        raise ValueError(value)
+    return number
+
+
 def add_data_argument(parser: CommandParser) -> None:
     """--data: the folder with the MNIST files."""
     parser.add_argument(

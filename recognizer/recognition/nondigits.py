@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -439,14 +439,22 @@ def make_non_digits(
     ``digits`` (MNIST training images) are needed for pairs of digits; without them no
     pairs are made. Deterministic for a given seed and set of fonts.
     """
+    out = np.zeros((count, 28, 28), dtype=np.uint8)
+    for i, ink in enumerate(non_digit_inks(count, seed, digits, fonts)):
+        out[i] = ink_to_mnist(ink)
+    return out
+
+
+def non_digit_inks(
+    count: int, seed: int, digits: np.ndarray | None = None, fonts: Sequence[Path] | None = None
+) -> Iterator[np.ndarray]:
+    """``count`` non-digits as ink images of their own size (float or uint8 strength, 0
+    = background), drawn as make_non_digits draws them; no pairs without ``digits``."""
     rng = np.random.default_rng(seed)
     fonts = font_paths() if fonts is None else list(fonts)
     names = [name for name in WEIGHTS if name != "digit_pair" or digits is not None]
     weights = np.array([WEIGHTS[name] for name in names], dtype=float)
     choices = rng.choice(len(names), size=count, p=weights / weights.sum())
-    out = np.zeros((count, 28, 28), dtype=np.uint8)
-    for i, choice in enumerate(choices):
+    for choice in choices:
         name = names[choice]
-        ink = digit_pair(rng, digits) if name == "digit_pair" else KINDS[name](rng, fonts)
-        out[i] = ink_to_mnist(ink)
-    return out
+        yield digit_pair(rng, digits) if name == "digit_pair" else KINDS[name](rng, fonts)

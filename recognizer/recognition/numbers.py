@@ -14,7 +14,9 @@ One digit stays exactly what it was before numbers existed: when the answer is o
 digit, its model input is made from the whole ink by the same function as
 ``predictor.predict_image`` and classified by the same single-image call, so the
 answer, the probabilities and the verdict (digit, unsure, no_digit) are identical.
-The whole ink is also what is read when it holds more separate marks than a number
+The whole ink is also the answer when, read as one digit, it is a sure digit that
+looks like one (photos of one digit broken by a ruled line or cut as if two touched
+were read as two digits before), when it holds more separate marks than a number
 has digits (noise, texture, scribble: the model says "no digit" where it can) and
 when no piece of it reads as a digit.
 
@@ -29,6 +31,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from recognizer.recognition.images import IMAGE_SIDE
 from recognizer.recognition.number_reader import StringReading, get_reader
 from recognizer.recognition.predictor import (
     DIGIT,
@@ -53,6 +56,7 @@ from recognizer.recognition.segmentation import (
     best_cut,
     reads_as,
     segment,
+    segments_to_score,
 )
 
 Box = tuple[int, int, int, int]  # x, y, width, height in the pixels of the image sent
@@ -118,16 +122,23 @@ def read_number(data: bytes, predictor: Predictor | None = None) -> NumberPredic
         return _one_digit(predictor, ink)
     segments = [candidate for group in groups for candidate in group.segments]
     if len(segments) > 1:
-        model_inputs = np.stack([ink_to_mnist(candidate.ink) for candidate in segments])
-        probabilities = predictor.probabilities_for_few(model_inputs)
+        seen_in = _reader_readings(groups)
+        # Only the candidates a cut can use with the reader's count go to the model.
+        scored, offset = [], 0
+        for group, seen in zip(groups, seen_in, strict=True):
+            scored += [offset + index for index in segments_to_score(group, _text(seen))]
+            offset += len(group.segments)
+        model_inputs = np.zeros((len(segments), IMAGE_SIDE, IMAGE_SIDE), dtype=np.uint8)
+        model_inputs[scored] = [ink_to_mnist(segments[index].ink) for index in scored]
+        probabilities = np.zeros((len(segments), predictor.outputs), dtype=np.float32)
+        probabilities[scored] = predictor.probabilities_for_few(model_inputs[scored])
         # Cuts are scored by each candidate's digit probabilities: a piece the model
         # calls "no digit" scores low, so cuts into non-digits lose.
         chosen: list[tuple[int, np.ndarray | None]] = []
         offset = 0
-        for group, seen in zip(groups, _reader_readings(groups), strict=True):
+        for group, seen in zip(groups, seen_in, strict=True):
             own = probabilities[offset : offset + len(group.segments)]
-            expected = seen.text if seen else None
-            cut = best_cut(group, own, predictor.unsure_threshold, expected)
+            cut = best_cut(group, own, predictor.unsure_threshold, _text(seen))
             cut = _whole_if_no_digit(predictor, group, cut, own, seen)
             chosen += [
                 (offset + index, _reader_doubt(seen, position, own[index], len(cut)))
@@ -139,6 +150,11 @@ def read_number(data: bytes, predictor: Predictor | None = None) -> NumberPredic
                 _reading(predictor, model_inputs[k], probabilities[k], segments[k], ink, doubt)
                 for k, doubt in chosen
             )
+            # A sure digit that looks like one digit, read from the whole ink, is one
+            # digit: a photo's digit broken by a ruled line, or a wide 8, is not "85".
+            whole = _one_digit(predictor, ink)
+            if whole.verdict == DIGIT:
+                return whole
             if not all(reading.prediction.verdict == NO_DIGIT for reading in readings):
                 return NumberPrediction(
                     digits=tuple(_kept_in_number(reading) for reading in readings),
@@ -148,16 +164,32 @@ def read_number(data: bytes, predictor: Predictor | None = None) -> NumberPredic
     return _one_digit(predictor, ink)
 
 
+# A reading of several digits, each at least this probable to the reader, keeps its
+# cut even where the digit model calls the whole group "no digit" and reads the pieces
+# otherwise (touching and overlapping numbers 81.75 -> 85.25 % on the benchmark's
+# seed, 85.0 -> 86.75 % on another; non-digits caught unchanged).
+TRUSTED_READING = 0.9
+WHOLE_SURE_WINS = True
+
+
+def _trusted(seen: StringReading) -> bool:
+    return len(seen.text) >= 2 and float(seen.probabilities.max(axis=1).min()) >= TRUSTED_READING
+
+
+def _text(seen: StringReading | None) -> str | None:
+    return seen.text if seen else None
+
+
 def _reader_readings(groups: list[Group]) -> list[StringReading | None]:
     """What the number reader sees in each group that has cuts to choose from (one
-    call for all of them); None for the others, or without a reader."""
+    call for all of them; an empty text where it sees no digit); None for the other
+    groups, or without a reader."""
     reader = get_reader()
     with_cuts = [group for group in groups if group.ink is not None]
     if reader is None or not with_cuts:
         return [None] * len(groups)
     seen = iter(reader.read([group.ink for group in with_cuts]))
-    readings = [next(seen) if group.ink is not None else None for group in groups]
-    return [reading if reading and reading.text else None for reading in readings]
+    return [next(seen) if group.ink is not None else None for group in groups]
 
 
 def _reader_doubt(
@@ -182,18 +214,22 @@ def _whole_if_no_digit(
     probabilities: np.ndarray,
     seen: StringReading | None,
 ) -> list[int]:
-    """Keep a group whole when the model calls it "no digit" and cutting it gives no
-    sure digits either: a grid or a scribble is one non-digit, not a doubtful number.
-    Cut pieces win when they are all sure digits, or when the digit model reads in them
-    the very digits the number reader sees: touching digits often look like no digit
-    whole."""
+    """Keep a group whole when the number reader sees no digit in it (it was trained on
+    letters, shapes and scribbles as well as numbers: a letter H cut into strokes is not
+    "11"), or when the model calls it "no digit" and cutting it gives no sure digits
+    either: a grid or a scribble is one non-digit, not a doubtful number. Cut pieces win
+    when they are all sure digits, or when the reader is sure of the digits it sees, or
+    when the digit model reads in the pieces the very digits the reader sees: touching
+    digits often look like no digit whole."""
     if group.whole is None or len(cut) < 2:
         return cut
+    if seen is not None and not seen.text:
+        return [group.whole]
     if predictor.verdict_of(probabilities[group.whole])[0] != NO_DIGIT:
         return cut
     if all(predictor.verdict_of(probabilities[index])[0] == DIGIT for index in cut):
         return cut
-    if seen is not None and reads_as(probabilities, cut, seen.text):
+    if seen is not None and (_trusted(seen) or reads_as(probabilities, cut, seen.text)):
         return cut
     return [group.whole]
 

@@ -45,9 +45,6 @@ logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 256  # chunk size of predict_arrays: big enough to amortise per-call overhead
 DEFAULT_UNSURE_THRESHOLD = 0.80  # only used when a model comes without its metadata
-# Batch sizes compiled for the candidate digits of one number (recognizer.recognition.numbers):
-# the smallest that holds them is used, so a short number pays for a small batch only.
-FEW_BATCHES = (8, 32)
 
 
 class ModelUnavailable(RuntimeError):
@@ -91,14 +88,15 @@ def _configure_tensorflow_threads(intra: int | None, inter: int | None) -> None:
         logger.debug("TensorFlow thread pools already initialised; keeping them")
 
 
-def compile_concrete(run, spec):
-    """``run`` as a concrete TensorFlow function for inputs of ``spec``, compiled with
-    XLA or, where XLA fails, as a plain graph; run once here, so that compilation never
-    happens during a request."""
+def compile_concrete(run, spec, xla: bool = True):
+    """``run`` as a concrete TensorFlow function for inputs of ``spec`` (a batch
+    dimension of None takes any size), compiled with XLA or, where XLA fails or ``xla``
+    is False, as a plain graph; run once here, so that compilation never happens during
+    a request."""
     import tensorflow as tf
 
-    zeros = np.zeros(spec.shape, dtype=np.float32)
-    for jit_compile in (True, False):
+    zeros = np.zeros([1 if side is None else side for side in spec.shape], dtype=np.float32)
+    for jit_compile in (True, False) if xla else (False,):
         try:
             function = tf.function(run, jit_compile=jit_compile).get_concrete_function(spec)
             function(zeros)
@@ -166,17 +164,23 @@ class Predictor:
         self.outputs = int(self.model.output_shape[-1])
         self._single = self._compile(1)
         self._batch = self._compile(BATCH_SIZE)
-        self._few = {size: self._compile(size) for size in FEW_BATCHES}
+        # The candidate digits of a number, 2 to a few dozen: a plain graph of any batch
+        # size, so that they cost what they are. A fixed XLA batch would be padded, and
+        # the model is compute-bound here (about 0.75 ms an image either way): 2
+        # candidates took 6.6 ms padded to 8, 12 took 17.3 ms padded to 32, against
+        # 2.4 and 10.5 ms unpadded.
+        self._few = self._compile(None, xla=False)
 
-    def _compile(self, batch: int):
-        """A concrete function for a fixed batch size, compiled with XLA (about 0.15 ms
-        faster per image here) or, where XLA fails, as a plain TensorFlow graph. It is
-        run once here so that compilation never happens during a request."""
+    def _compile(self, batch: int | None, xla: bool = True):
+        """A concrete function for a batch size (None: any), compiled with XLA (about
+        0.15 ms faster per image here) or, where XLA fails or is not wanted, as a plain
+        TensorFlow graph. It is run once here so that compilation never happens during
+        a request."""
         import tensorflow as tf
 
         model = self.model
         spec = tf.TensorSpec([batch, IMAGE_SIDE, IMAGE_SIDE], tf.float32)
-        shape = [batch, *self.model.input_shape[1:]]
+        shape = [-1 if batch is None else batch, *self.model.input_shape[1:]]
         invert, factor = self.input_invert, self.input_scale / 255.0
 
         def run(images):
@@ -186,7 +190,7 @@ class Predictor:
                 images = images * factor
             return model(tf.reshape(images, shape), training=False)
 
-        return compile_concrete(run, spec)
+        return compile_concrete(run, spec, xla)
 
     def probabilities_for(self, model_input: np.ndarray) -> np.ndarray:
         """The model's probabilities (ten digits, then "no digit" if it has that output)
@@ -201,19 +205,8 @@ class Predictor:
 
     def probabilities_for_few(self, model_inputs: np.ndarray) -> np.ndarray:
         """Probabilities (N, outputs) for a few 28x28 arrays in one model call (the
-        candidate digits of a number); more than the largest FEW_BATCHES size run in
-        chunks."""
-        x = np.asarray(model_inputs, dtype=np.float32)
-        count = len(x)
-        size = next((size for size in FEW_BATCHES if size >= count), FEW_BATCHES[-1])
-        out = np.empty((count, self.outputs), dtype=np.float32)
-        chunk = np.zeros((size, IMAGE_SIDE, IMAGE_SIDE), dtype=np.float32)
-        for start in range(0, count, size):
-            part = x[start : start + size]
-            chunk[: len(part)] = part
-            chunk[len(part) :] = 0
-            out[start : start + len(part)] = self._few[size](chunk).numpy()[: len(part)]
-        return out
+        candidate digits of a number)."""
+        return self._few(np.asarray(model_inputs, dtype=np.float32)).numpy()
 
     def judge(
         self, model_input: np.ndarray, probabilities: np.ndarray, report: InkReport

@@ -5,7 +5,9 @@ turn the 28x144 input into 36 columns of features, a dense layer and a bidirecti
 LSTM read them in order, and a dense layer gives, per column, logits for CTC's blank
 and the ten digits. CTC is the loss: the strings need no per-digit positions, which
 touching digits do not have. Trained on strings of 1 to 6 touching or overlapping
-MNIST training digits (recognizer.recognition.digit_strings).
+MNIST training digits (recognizer.recognition.digit_strings), and on non-digits
+(letters, shapes, scribbles, noise: recognizer.recognition.nondigits) whose text is
+empty, so that the reader can say it sees no digit in a group at all.
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ from recognizer.recognition.digit_strings import (  # noqa: E402
     READER_COLUMNS,
     READER_ROWS,
     make_strings,
+    reader_input,
 )
-from recognizer.recognition.mnist_data import MnistData  # noqa: E402
+from recognizer.recognition.mnist_data import MnistData, sha256_file  # noqa: E402
+from recognizer.recognition.nondigits import non_digit_inks  # noqa: E402
 from recognizer.recognition.number_reader import decode  # noqa: E402
 from recognizer.recognition.training import (  # noqa: E402
     save_with_identity,
@@ -68,17 +72,31 @@ def encode_texts(texts: list[str]) -> np.ndarray:
     return targets
 
 
+def make_non_digit_strings(count: int, seed: int) -> np.ndarray:
+    """Reader inputs of ``count`` non-digits (no pairs of digits): their text is empty."""
+    inputs = np.zeros((count, READER_ROWS, READER_COLUMNS), dtype=np.uint8)
+    for row, ink in enumerate(non_digit_inks(count, seed)):
+        if np.any(np.asarray(ink) > 0):
+            inputs[row] = reader_input(ink)
+    return inputs
+
+
 def train_reader(
     data: MnistData,
     output: Path,
     strings: int = 40_000,
     epochs: int = 8,
     seed: int = 2026,
+    non_digits: int = 0,
+    init_from: Path | None = None,
+    learning_rate: float = 2e-3,
     verbose: int = 2,
     log: Callable[[str], None] = print,
 ) -> dict:
-    """Train on ``strings`` strings of MNIST training digits, save the reader and its
-    metadata to ``output`` and its .json, and return the metadata.
+    """Train on ``strings`` strings of MNIST training digits and ``non_digits`` made-up
+    non-digits (read as no digits), from random weights or from the reader at
+    ``init_from``; save the reader and its metadata to ``output`` and its .json, and
+    return the metadata.
 
     The last VALIDATION_DIGITS training digits are kept out of the training strings
     and make the validation strings; test strings are made of MNIST test digits.
@@ -88,13 +106,19 @@ def train_reader(
     train_x, train_y = data.x_train[:-VALIDATION_DIGITS], data.y_train[:-VALIDATION_DIGITS]
     val_x, val_y = data.x_train[-VALIDATION_DIGITS:], data.y_train[-VALIDATION_DIGITS:]
     inputs, texts = make_strings(train_x, train_y, strings, seed)
+    if non_digits:
+        inputs = np.concatenate([inputs, make_non_digit_strings(non_digits, seed + 3)])
+        texts = [*texts, *[""] * non_digits]
     checks = max(strings // 20, 50)
     val_inputs, val_texts = make_strings(val_x, val_y, checks, seed + 1)
     test_inputs, test_texts = make_strings(data.x_test, data.y_test, checks, seed + 2)
-    log(f"Training on {strings} strings of 1 to {MAX_LENGTH} digits, {epochs} epochs.")
-    model = build_reader()
-    steps = epochs * (strings // BATCH)
-    schedule = keras.optimizers.schedules.CosineDecay(2e-3, steps, alpha=0.05)
+    log(
+        f"Training on {strings} strings of 1 to {MAX_LENGTH} digits and {non_digits} "
+        f"non-digits, {epochs} epochs."
+    )
+    model = keras.models.load_model(init_from, compile=False) if init_from else build_reader()
+    steps = epochs * (len(inputs) // BATCH)
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps, alpha=0.05)
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss=keras.losses.CTC())
     model.fit(
         inputs,
@@ -116,16 +140,27 @@ def train_reader(
         "training_seconds": round(time.monotonic() - started, 1),
         "training": {
             "strings": strings,
+            "non_digits": non_digits,
             "epochs": epochs,
             "seed": seed,
             "batch_size": BATCH,
             "made_by": "recognizer.recognition.digit_strings (1 to 6 MNIST training "
-            "digits, a small gap to a third of a digit's width overlapping)",
-            "optimizer": "Adam, cosine decay from 2e-3",
+            "digits, a small gap to a third of a digit's width overlapping); non-digits "
+            "from recognizer.recognition.nondigits, read as no digits",
+            "optimizer": f"Adam, cosine decay from {learning_rate:g}",
+            "initial_weights": (
+                {"file": Path(init_from).name, "sha256": sha256_file(Path(init_from))}
+                if init_from
+                else None
+            ),
             "keras": keras.__version__,
         },
         "data": {"source": data.source, "sha256": data.checksums},
     }
+    if non_digits:
+        held_out = make_non_digit_strings(checks, seed + 4)
+        metadata["non_digits_read_as_none"] = exact_share(model, held_out, [""] * checks)
+        log(f"Non-digits read as no digits: {metadata['non_digits_read_as_none']:.2%}.")
     write_json_atomically(output.with_suffix(".json"), metadata)
     return metadata
 

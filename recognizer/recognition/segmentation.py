@@ -191,6 +191,44 @@ def best_cut(
     return path
 
 
+def segments_to_score(group: Group, expected: str | None) -> list[int]:
+    """Indices of the segments of ``group`` whose digit probabilities best_cut can use
+    with the reader's ``expected`` digits: the segments on some path of that many
+    pieces, and the whole group. All of them without a reading, or when no path has
+    that many pieces (best_cut then weighs every cut). Classifying only these gives
+    best_cut's very answer for fewer model inputs."""
+    everything = list(range(len(group.segments)))
+    if not expected:
+        return everything
+    on_paths = _segments_on_paths(group, len(expected))
+    if not on_paths:
+        return everything
+    if group.whole is not None:
+        on_paths.add(group.whole)
+    return sorted(on_paths)
+
+
+def _segments_on_paths(group: Group, pieces: int) -> set[int]:
+    """The segments that lie on a path of exactly ``pieces`` segments through the cuts."""
+    last = len(group.cuts) - 1
+    edges = sorted(group.edges)
+    # Piece counts with which each cut can be reached from the left edge, and with
+    # which the right edge can be reached from it.
+    before: list[set[int]] = [set() for _ in range(last + 1)]
+    after: list[set[int]] = [set() for _ in range(last + 1)]
+    before[0].add(0)
+    after[last].add(0)
+    for i, j in edges:  # by i: every way into i is counted before i is left
+        before[j] |= {count + 1 for count in before[i] if count < pieces}
+    for i, j in reversed(edges):  # by i, descending: every way out of j is counted first
+        after[i] |= {count + 1 for count in after[j] if count < pieces}
+    return {
+        index
+        for (i, j), index in group.edges.items()
+        if any(pieces - count - 1 in after[j] for count in before[i])
+    }
+
+
 def reads_as(probabilities: np.ndarray, path: list[int], expected: str) -> bool:
     """Whether the digit model's best digits for the segments of ``path`` spell
     ``expected`` (the number reader's digits)."""

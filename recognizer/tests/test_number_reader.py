@@ -9,7 +9,7 @@ from django.conf import settings
 
 from recognizer.recognition import digit_strings
 from recognizer.recognition.number_reader import decode, get_reader
-from recognizer.recognition.segmentation import Group, best_cut
+from recognizer.recognition.segmentation import Group, Segment, best_cut, segments_to_score
 
 
 def test_ctc_decoding_merges_repeats_and_drops_blanks():
@@ -46,6 +46,8 @@ def chain(widths: list[int]) -> Group:
     for i in range(len(cuts)):
         for j in range(i + 1, len(cuts)):
             group.edges[(i, j)] = len(group.edges)
+            ink = np.ones((10, cuts[j] - cuts[i]), dtype=np.float32)
+            group.segments.append(Segment(ink, cuts[i], 0, cuts[j] - cuts[i], 10))
     group.whole = group.edges[(0, len(cuts) - 1)]
     return group
 
@@ -105,6 +107,35 @@ def test_a_reading_no_cut_can_match_falls_back_to_the_best_cut():
     probabilities = outputs(group, {(0, 1): {3: 0.9}, (1, 2): {5: 0.9}, (0, 2): {8: 0.3}})
 
     assert edges_of(group, best_cut(group, probabilities, 0.5, "12345")) == [(0, 1), (1, 2)]
+
+
+def test_only_segments_a_cut_of_the_readers_length_can_use_are_scored():
+    group = chain([10, 10, 10, 10])  # 4 pieces: 10 segments
+    everything = list(range(len(group.segments)))
+
+    two = edges_of(group, segments_to_score(group, "14"))
+    four = edges_of(group, segments_to_score(group, "1234"))
+
+    # Two digits: a first piece from the left edge, a second to the right edge.
+    assert sorted(two) == [(0, 1), (0, 2), (0, 3), (0, 4), (1, 4), (2, 4), (3, 4)]
+    assert sorted(four) == [(0, 1), (0, 4), (1, 2), (2, 3), (3, 4)]  # the whole, too
+    assert segments_to_score(group, None) == everything
+    assert segments_to_score(group, "123456") == everything  # no such cut: all of them
+
+
+def test_scoring_fewer_segments_gives_the_same_cut():
+    rng = np.random.default_rng(5)
+    group = chain([9, 12, 8, 11, 10])
+    for expected in ("12", "345", "6789", "10000", "7"):
+        probabilities = rng.dirichlet(np.ones(11), size=len(group.edges))
+        scored = segments_to_score(group, expected)
+        pruned = np.zeros_like(probabilities)
+        pruned[scored] = probabilities[scored]
+
+        assert len(scored) < len(group.edges)
+        assert best_cut(group, pruned, 0.9, expected) == best_cut(
+            group, probabilities, 0.9, expected
+        )
 
 
 def test_the_shipped_reader_and_its_metadata_agree():

@@ -82,10 +82,14 @@ def test_all_digits_of_a_number_go_to_the_model_in_one_call(monkeypatch):
     monkeypatch.setattr(
         predictor, "probabilities_for_few", lambda x: calls.append(len(x)) or batch(x)
     )
-    monkeypatch.setattr(predictor, "probabilities_for", lambda x: pytest.fail("single call"))
+    single = predictor.probabilities_for
+    singles = []
+    monkeypatch.setattr(predictor, "probabilities_for", lambda x: singles.append(x) or single(x))
 
     assert read_number(draw_number("135790", width=1200)).number == "135790"
     assert calls == [6]
+    # And one single-image call: the whole ink read as one digit (it is no sure digit).
+    assert len(singles) == 1
 
 
 def test_a_number_is_unsure_when_one_of_its_digits_is():

@@ -338,3 +338,42 @@ def test_a_tiny_reader_training_run_writes_a_reader_that_reads(mnist_dir, tmp_pa
 def test_train_number_reader_refuses_an_output_that_is_not_keras_format(tmp_path):
     with pytest.raises(CommandError, match=".keras"):
         call_command("train_number_reader", output=tmp_path / "reader.h5")
+
+
+def test_a_reader_can_be_trained_further_with_non_digits(mnist_dir, tmp_path):
+    first, second = tmp_path / "first.keras", tmp_path / "second.keras"
+    call_command("train_number_reader", strings=128, epochs=1, output=first, stdout=io.StringIO())
+    out = io.StringIO()
+
+    call_command(
+        "train_number_reader",
+        strings=128,
+        non_digits=64,
+        epochs=1,
+        init_from=first,
+        learning_rate=5e-4,
+        output=second,
+        stdout=out,
+    )
+
+    metadata = json.loads(second.with_suffix(".json").read_text())
+    assert metadata["training"]["non_digits"] == 64
+    assert metadata["training"]["initial_weights"] == {
+        "file": "first.keras",
+        "sha256": hashlib.sha256(first.read_bytes()).hexdigest(),
+    }
+    assert 0.0 <= metadata["non_digits_read_as_none"] <= 1.0
+    assert "Non-digits read as no digits" in out.getvalue()
+
+
+def test_train_number_reader_refuses_a_missing_reader_to_start_from(tmp_path):
+    with pytest.raises(CommandError, match="no reader file"):
+        call_command(
+            "train_number_reader", init_from=tmp_path / "none.keras", output=tmp_path / "r.keras"
+        )
+
+
+@pytest.mark.parametrize("option", ["--non-digits=-1", "--learning-rate=0"])
+def test_train_number_reader_refuses_bad_numbers(option):
+    with pytest.raises(CommandError):
+        call_command("train_number_reader", option)

@@ -6,16 +6,24 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from recognizer.management.options import add_data_argument, positive_int
+from recognizer.management.options import (
+    add_data_argument,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 from recognizer.recognition.mnist_data import MnistDataError, load_mnist
 
 
 class Command(BaseCommand):
     help = (
-        "Train the number reader on strings of touching MNIST training digits and save it "
-        "in Keras format with a metadata JSON beside it. Example: manage.py "
-        "train_number_reader (how the shipped reader was made), or manage.py "
-        "train_number_reader --strings 2000 --epochs 1 --output /tmp/reader.keras"
+        "Train the number reader on strings of touching MNIST training digits (and on "
+        "made-up non-digits, read as no digits) and save it in Keras format with a "
+        "metadata JSON beside it. Example: manage.py train_number_reader --output "
+        "FIRST.keras, then manage.py train_number_reader --init-from FIRST.keras "
+        "--non-digits 8000 --epochs 3 --learning-rate 5e-4 (how the shipped reader was "
+        "made), or manage.py train_number_reader --strings 2000 --epochs 1 --output "
+        "/tmp/reader.keras"
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -38,11 +46,34 @@ class Command(BaseCommand):
         parser.add_argument(
             "--seed", type=int, default=2026, help="Random seed (default %(default)s)."
         )
+        parser.add_argument(
+            "--non-digits",
+            type=non_negative_int,
+            default=0,
+            help="Made-up non-digits (letters, shapes, scribbles, noise) added to the "
+            "training strings, read as no digits (default %(default)s).",
+        )
+        parser.add_argument(
+            "--init-from",
+            type=Path,
+            default=None,
+            metavar="READER",
+            help="Start from the weights of an earlier .keras reader instead of random ones.",
+        )
+        parser.add_argument(
+            "--learning-rate",
+            type=positive_float,
+            default=2e-3,
+            help="Starting learning rate, cosine-decayed (default %(default)s).",
+        )
 
     def handle(self, *args, **options) -> None:
         output = options["output"] or Path(settings.READER_PATH)
         if output.suffix != ".keras":
             raise CommandError(f"--output must end in .keras, not {output.name!r}.")
+        init_from = options["init_from"]
+        if init_from is not None and not init_from.is_file():
+            raise CommandError(f"--init-from: no reader file at {init_from}.")
         try:
             data = load_mnist(options["data"] or Path(settings.MNIST_DATA_DIR))
         except MnistDataError as exc:
@@ -57,6 +88,9 @@ class Command(BaseCommand):
             strings=options["strings"],
             epochs=options["epochs"],
             seed=options["seed"],
+            non_digits=options["non_digits"],
+            init_from=init_from,
+            learning_rate=options["learning_rate"],
             verbose=0 if verbosity == 0 else (1 if self.stdout.isatty() else 2),
             log=lambda message: self.stdout.write(message) if verbosity else None,
         )
