@@ -169,7 +169,6 @@ def read_number(data: bytes, predictor: Predictor | None = None) -> NumberPredic
 # otherwise (touching and overlapping numbers 81.75 -> 85.25 % on the benchmark's
 # seed, 85.0 -> 86.75 % on another; non-digits caught unchanged).
 TRUSTED_READING = 0.9
-WHOLE_SURE_WINS = True
 
 
 def _trusted(seen: StringReading) -> bool:
