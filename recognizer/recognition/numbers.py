@@ -146,21 +146,24 @@ def read_number(data: bytes, predictor: Predictor | None = None) -> NumberPredic
             ]
             offset += len(group.segments)
         if len(chosen) > 1:
+            # A sure digit that looks like one digit, read from the whole ink, is one
+            # digit: a photo's digit broken by a ruled line, or a wide 8, is not "85".
+            # Read first, so that the digits are only judged when it is not, and kept
+            # for the answer when no digit reads as one.
+            whole = _one_digit(predictor, ink)
+            if whole.verdict == DIGIT:
+                return whole
             readings = tuple(
                 _reading(predictor, model_inputs[k], probabilities[k], segments[k], ink, doubt)
                 for k, doubt in chosen
             )
-            # A sure digit that looks like one digit, read from the whole ink, is one
-            # digit: a photo's digit broken by a ruled line, or a wide 8, is not "85".
-            whole = _one_digit(predictor, ink)
-            if whole.verdict == DIGIT:
+            if all(reading.prediction.verdict == NO_DIGIT for reading in readings):
                 return whole
-            if not all(reading.prediction.verdict == NO_DIGIT for reading in readings):
-                return NumberPrediction(
-                    digits=tuple(_kept_in_number(reading) for reading in readings),
-                    model_version=predictor.version,
-                    ink_box=ink.box,
-                )
+            return NumberPrediction(
+                digits=tuple(_kept_in_number(reading) for reading in readings),
+                model_version=predictor.version,
+                ink_box=ink.box,
+            )
     return _one_digit(predictor, ink)
 
 
