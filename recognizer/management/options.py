@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from django.core.management.base import CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 
 def positive_int(value: str) -> int:
@@ -35,3 +35,24 @@ def add_data_argument(parser: CommandParser) -> None:
         help="Folder with the MNIST files (default: settings.MNIST_DATA_DIR, i.e. "
         "$MNIST_DATA or ../shared/datasets/mnist).",
     )
+
+
+def add_keras_output_argument(parser: CommandParser, what: str, setting: str) -> None:
+    """--output: where a command writes the .keras file it makes (``what``), by default
+    the path in ``settings.<setting>``; the metadata goes beside it."""
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help=f"Where to write the .keras {what} (default: settings.{setting}). The "
+        "metadata goes beside it with a .json suffix.",
+    )
+
+
+def keras_output(options: dict, default: Path) -> Path:
+    """The --output path (``default`` when not given); a command error unless it is a
+    .keras file."""
+    output = options["output"] or Path(default)
+    if output.suffix != ".keras":
+        raise CommandError(f"--output must end in .keras, not {output.name!r}.")
+    return output

@@ -110,6 +110,9 @@ class TrainingConfig:
 
 
 DESIGNS = ("strided", "pooled")
+# The seed of the train/validation split: the default --seed, so the models trained
+# before the split stopped following --seed keep theirs.
+SPLIT_SEED = TrainingConfig.seed
 
 
 def build_model(design: str = "strided", classes: int = NUM_CLASSES) -> keras.Model:
@@ -350,7 +353,10 @@ def choose_no_digit_threshold(digits: np.ndarray, non_digits: np.ndarray) -> dic
 def split_train_validation(
     data: MnistData, config: TrainingConfig
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    order = np.random.default_rng(config.seed).permutation(len(data.x_train))
+    # The split does not follow --seed: every model holds out the same images, so models
+    # trained with different seeds can be compared, and combined (ensembles.py), on
+    # images none of them has seen.
+    order = np.random.default_rng(SPLIT_SEED).permutation(len(data.x_train))
     if config.limit:
         order = order[: config.limit]
     # Quick runs on a few thousand images keep a tenth for validation.
@@ -416,18 +422,16 @@ def train(
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
 
-    x_train, y_train, x_val, y_val = split_train_validation(data, config)
+    x_train, y_train, _, _ = split_train_validation(data, config)
+    x_val, y_val, non_digit_val = held_out_sets(data, config)
     x_test, y_test = data.x_test, data.y_test
-    non_digits = config.non_digits
     if config.limit:
         x_test, y_test = x_test[: config.limit], y_test[: config.limit]
-        non_digits = min(non_digits, config.limit // 5)
-    x_val_all, y_val_all = x_val, y_val
+    non_digits = _non_digit_count(config)
     if non_digits:
         x_train, y_train = with_non_digits(x_train, y_train, non_digits, config.seed)
-        x_val_all, y_val_all = with_non_digits(
-            x_val, y_val, max(non_digits // 10, 1), config.seed + 1
-        )
+    x_val_all = np.concatenate([x_val, non_digit_val])
+    y_val_all = np.concatenate([y_val, np.full(len(non_digit_val), NO_DIGIT, dtype=y_val.dtype)])
     log(
         f"Training on {len(x_train)} images ({non_digits} of them non-digits), validating "
         f"on {len(x_val_all)}, testing on {len(x_test)}; {config.epochs} epochs, batch "
@@ -455,40 +459,10 @@ def train(
     shipped = _architecture(config)
     shipped.set_weights(model.get_weights())
 
-    val_probabilities = predict_probabilities(shipped, x_val)
-    non_digit_val = x_val_all[len(x_val) :]
-    test_probabilities = predict_probabilities(shipped, x_test)
-    # A digit model (trained with --non-digits 0) never says "no digit".
-    no_digit_choice, no_digit_threshold, test_no_digit, non_digit_caught = {}, None, 0.0, None
-    caught = ""
-    if shipped.output_shape[-1] == NUM_CLASSES:
-        non_digit_probabilities = predict_probabilities(shipped, non_digit_val)
-        no_digit_choice = choose_no_digit_threshold(val_probabilities, non_digit_probabilities)
-        no_digit_threshold = no_digit_choice["no_digit_threshold"]
-        test_no_digit = float((test_probabilities[:, NO_DIGIT] >= no_digit_threshold).mean())
-        non_digit_caught = float(
-            (non_digit_probabilities[:, NO_DIGIT] >= no_digit_threshold).mean()
-        )
-        caught = (
-            f", validation non-digits caught {non_digit_caught:.2%} (no digit from "
-            f"{no_digit_threshold})"
-        )
-    # "Right" as the site answers: the digit that wins, and not refused as "no digit".
-    val_accuracy = read_right(val_probabilities, y_val, no_digit_threshold)
-    test_accuracy = read_right(test_probabilities, y_test, no_digit_threshold)
-    log(
-        f"Validation accuracy {val_accuracy:.4%}, test accuracy {test_accuracy:.4%}, "
-        f"test digits called no digit {test_no_digit:.2%}{caught}."
-    )
-
+    evaluation = evaluate(shipped, x_val, y_val, non_digit_val, x_test, y_test, log)
     metadata = {
         **save_with_identity(shipped, Path(output), "cnn"),
-        "test_accuracy": test_accuracy,
-        "test_images": int(len(y_test)),
-        "validation_accuracy": val_accuracy,
-        "test_digits_called_no_digit": test_no_digit,
-        "validation_non_digits_caught": non_digit_caught,
-        "classes": [str(d) for d in range(10)] + ["no_digit"],
+        **evaluation["results"],
         "parameters": int(shipped.count_params()),
         "training_seconds": round(time.monotonic() - started, 1),
         "training": {
@@ -514,11 +488,80 @@ def train(
         },
         "data": {"source": data.source, "sha256": data.checksums},
         "input": INPUT_CONVENTION,
-        **choose_unsure_threshold(val_probabilities, y_val),
-        **no_digit_choice,
+        **evaluation["thresholds"],
     }
     write_json_atomically(metadata_path_for(output), metadata)
     return metadata
+
+
+def held_out_sets(
+    data: MnistData, config: TrainingConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The validation digits, their labels, and the validation non-digits (a tenth as
+    many as training used, made from the validation digits only) that the thresholds
+    are chosen on: the same for every model trained with ``config``'s non-digits."""
+    _, _, x_val, y_val = split_train_validation(data, config)
+    non_digits = _non_digit_count(config)
+    if not non_digits:
+        return x_val, y_val, x_val[:0]
+    x_all, _ = with_non_digits(x_val, y_val, max(non_digits // 10, 1), config.seed + 1)
+    return x_val, y_val, x_all[len(x_val) :]
+
+
+def evaluate(
+    model: keras.Model,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    non_digit_val: np.ndarray,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Choose the thresholds on the held-out sets and measure the model as the site
+    answers: ``results`` (accuracies, what was called "no digit") and ``thresholds``
+    (the rules and their evidence), both for the metadata."""
+    val_probabilities = predict_probabilities(model, x_val)
+    test_probabilities = predict_probabilities(model, x_test)
+    # A digit model (trained with --non-digits 0) never says "no digit".
+    no_digit_choice, no_digit_threshold, test_no_digit, non_digit_caught = {}, None, 0.0, None
+    caught = ""
+    if model.output_shape[-1] == NUM_CLASSES and len(non_digit_val):
+        non_digit_probabilities = predict_probabilities(model, non_digit_val)
+        no_digit_choice = choose_no_digit_threshold(val_probabilities, non_digit_probabilities)
+        no_digit_threshold = no_digit_choice["no_digit_threshold"]
+        test_no_digit = float((test_probabilities[:, NO_DIGIT] >= no_digit_threshold).mean())
+        non_digit_caught = float(
+            (non_digit_probabilities[:, NO_DIGIT] >= no_digit_threshold).mean()
+        )
+        caught = (
+            f", validation non-digits caught {non_digit_caught:.2%} (no digit from "
+            f"{no_digit_threshold})"
+        )
+    # "Right" as the site answers: the digit that wins, and not refused as "no digit".
+    val_accuracy = read_right(val_probabilities, y_val, no_digit_threshold)
+    test_accuracy = read_right(test_probabilities, y_test, no_digit_threshold)
+    log(
+        f"Validation accuracy {val_accuracy:.4%}, test accuracy {test_accuracy:.4%}, "
+        f"test digits called no digit {test_no_digit:.2%}{caught}."
+    )
+    return {
+        "results": {
+            "test_accuracy": test_accuracy,
+            "test_images": int(len(y_test)),
+            "validation_accuracy": val_accuracy,
+            "test_digits_called_no_digit": test_no_digit,
+            "validation_non_digits_caught": non_digit_caught,
+            "classes": [str(d) for d in range(10)] + ["no_digit"],
+        },
+        "thresholds": {**choose_unsure_threshold(val_probabilities, y_val), **no_digit_choice},
+    }
+
+
+def _non_digit_count(config: TrainingConfig) -> int:
+    """How many non-digits training adds (fewer in a quick run with --limit)."""
+    if config.limit:
+        return min(config.non_digits, config.limit // 5)
+    return config.non_digits
 
 
 def _architecture(config: TrainingConfig) -> keras.Model:

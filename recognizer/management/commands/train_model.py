@@ -10,7 +10,12 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from recognizer.management.options import add_data_argument, positive_int
+from recognizer.management.options import (
+    add_data_argument,
+    add_keras_output_argument,
+    keras_output,
+    positive_int,
+)
 from recognizer.recognition.mnist_data import MnistDataError, load_mnist
 
 
@@ -33,13 +38,7 @@ class Command(BaseCommand):
 
         defaults = TrainingConfig()
         add_data_argument(parser)
-        parser.add_argument(
-            "--output",
-            type=Path,
-            default=None,
-            help="Where to write the .keras model (default: settings.MODEL_PATH). The "
-            "metadata goes beside it with a .json suffix.",
-        )
+        add_keras_output_argument(parser, "model", "MODEL_PATH")
         for flag, kind, default, what in (
             ("--epochs", positive_int, defaults.epochs, "Training epochs"),
             ("--batch-size", positive_int, defaults.batch_size, "Batch size"),
@@ -98,9 +97,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         data_dir = options["data"] or Path(settings.MNIST_DATA_DIR)
-        output = options["output"] or Path(settings.MODEL_PATH)
-        if output.suffix != ".keras":
-            raise CommandError(f"--output must end in .keras, not {output.name!r}.")
+        output = keras_output(options, settings.MODEL_PATH)
         try:
             data = load_mnist(data_dir)
         except MnistDataError as exc:

@@ -8,6 +8,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from recognizer.management.options import (
     add_data_argument,
+    add_keras_output_argument,
+    keras_output,
     non_negative_int,
     positive_float,
     positive_int,
@@ -28,12 +30,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         add_data_argument(parser)
-        parser.add_argument(
-            "--output",
-            type=Path,
-            default=None,
-            help="Where to write the .keras reader (default: settings.READER_PATH).",
-        )
+        add_keras_output_argument(parser, "reader", "READER_PATH")
         parser.add_argument(
             "--strings",
             type=positive_int,
@@ -68,9 +65,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options) -> None:
-        output = options["output"] or Path(settings.READER_PATH)
-        if output.suffix != ".keras":
-            raise CommandError(f"--output must end in .keras, not {output.name!r}.")
+        output = keras_output(options, settings.READER_PATH)
         init_from = options["init_from"]
         if init_from is not None and not init_from.is_file():
             raise CommandError(f"--init-from: no reader file at {init_from}.")
