@@ -70,12 +70,6 @@ def font_paths(folders: Sequence[Path] = FONT_FOLDERS) -> list[Path]:
     return sorted(path for folder in folders if folder.is_dir() for path in folder.glob("*.ttf"))
 
 
-# People draw with anything from a fine liner to a broad marker: a stroke width drawn
-# for a kind of drawing is scaled by one of these, so that each kind comes thin and
-# thick (without it, a thick-marker letter or scribble looked like nothing in training).
-PEN_SCALES = (0.5, 1.0, 1.0, 1.6)
-
-
 class Pen:
     """A canvas with a random stroke width, and helpers to draw on it."""
 
@@ -83,8 +77,7 @@ class Pen:
         self.rng = rng
         self.image = Image.new("L", (CANVAS, CANVAS), 0)
         self.draw = ImageDraw.Draw(self.image)
-        scale = float(rng.choice(PEN_SCALES))
-        self.width = max(1, round(int(rng.integers(width[0], width[1] + 1)) * scale))
+        self.width = int(rng.integers(width[0], width[1] + 1))
 
     def point(self, x: float, y: float, margin: float = 0.12) -> tuple[float, float]:
         """Unit coordinates to canvas pixels, inside a margin."""
