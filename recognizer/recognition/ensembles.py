@@ -1,10 +1,11 @@
 """Several digit models read as one: the average of their probabilities.
 
 Why: two models of the same design trained from different seeds make different
-mistakes, and where they disagree the average is less sure, so a small ensemble reads
-more digits right and is more often "not sure" or "no digit" where it should be (the
-numbers are in the README, "The model"). Each member keeps its own "no digit" head; the
-average of eleven outputs that each sum to one still sums to one.
+mistakes, so their average reads more digits right. Measured (README, "The model"):
+MNIST test 99.59 -> 99.68 %, but no more non-digits caught and nearly twice the cost
+of a number's pieces, so the shipped model is not an ensemble. Each member keeps its
+own "no digit" head; the average of eleven outputs that each sum to one still sums to
+one.
 
 The ensemble is one Keras model, the members side by side on one input and then an
 Average layer, saved as one .keras file. So the predictor, the registry and retraining

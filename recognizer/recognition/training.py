@@ -422,8 +422,8 @@ def train(
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
 
-    x_train, y_train, _, _ = split_train_validation(data, config)
-    x_val, y_val, non_digit_val = held_out_sets(data, config)
+    x_train, y_train, x_val, y_val = split_train_validation(data, config)
+    non_digit_val = validation_non_digits(x_val, y_val, config)
     x_test, y_test = data.x_test, data.y_test
     if config.limit:
         x_test, y_test = x_test[: config.limit], y_test[: config.limit]
@@ -501,11 +501,19 @@ def held_out_sets(
     many as training used, made from the validation digits only) that the thresholds
     are chosen on: the same for every model trained with ``config``'s non-digits."""
     _, _, x_val, y_val = split_train_validation(data, config)
+    return x_val, y_val, validation_non_digits(x_val, y_val, config)
+
+
+def validation_non_digits(
+    x_val: np.ndarray, y_val: np.ndarray, config: TrainingConfig
+) -> np.ndarray:
+    """A tenth as many non-digits as training adds, made from the validation digits
+    ``x_val`` only (none without non-digits)."""
     non_digits = _non_digit_count(config)
     if not non_digits:
-        return x_val, y_val, x_val[:0]
+        return x_val[:0]
     x_all, _ = with_non_digits(x_val, y_val, max(non_digits // 10, 1), config.seed + 1)
-    return x_val, y_val, x_all[len(x_val) :]
+    return x_all[len(x_val) :]
 
 
 def evaluate(

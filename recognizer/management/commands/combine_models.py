@@ -1,8 +1,9 @@
 """Average two or more trained digit models into one model file, with its metadata.
 
-Why a command: the shipped model is an ensemble, and it must be rebuilt by anyone with
-the repository, the member models and the MNIST files. The work lives in
-recognizer.recognition.ensembles; this only parses options.
+Why a command: an ensemble must be rebuilt, and measured, by anyone with the
+repository, the member models and the MNIST files (the shipped model is a single one:
+the README's "The model" says why). The work lives in recognizer.recognition.ensembles;
+this only parses options.
 """
 
 from pathlib import Path
