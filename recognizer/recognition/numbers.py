@@ -14,9 +14,10 @@ One digit stays exactly what it was before numbers existed: when the answer is o
 digit, its model input is made from the whole ink by the same function as
 ``predictor.predict_image`` and classified by the same single-image call, so the
 answer, the probabilities and the verdict (digit, unsure, no_digit) are identical.
-The whole ink is also the answer when, read as one digit, it is a sure digit that
-looks like one (photos of one digit broken by a ruled line or cut as if two touched
-were read as two digits before), when it holds more separate marks than a number
+The whole ink is read as one digit first. It is the answer, and nothing else is
+computed, when it is a sure digit that looks like one (photos of one digit broken by
+a ruled line or cut as if two touched were read as two digits before); it is also
+the answer when it holds more separate marks than a number
 has digits (noise, texture, scribble: the model says "no digit" where it can) and
 when no piece of it reads as a digit.
 
@@ -116,10 +117,16 @@ def read_number(data: bytes, predictor: Predictor | None = None) -> NumberPredic
     (not a picture, blank)."""
     predictor = predictor or get_predictor()
     ink = find_ink(data)
+    # A sure digit that looks like one digit, read from the whole ink, is the answer
+    # whatever segmentation would find (see the module docstring), so nothing else is
+    # computed for it.
+    whole = _one_digit(predictor, ink)
+    if whole.verdict == DIGIT:
+        return whole
     try:
         groups = segment(ink.strength)
     except NotANumber:
-        return _one_digit(predictor, ink)
+        return whole
     segments = [candidate for group in groups for candidate in group.segments]
     if len(segments) > 1:
         seen_in = _reader_readings(groups)
@@ -146,13 +153,6 @@ def read_number(data: bytes, predictor: Predictor | None = None) -> NumberPredic
             ]
             offset += len(group.segments)
         if len(chosen) > 1:
-            # A sure digit that looks like one digit, read from the whole ink, is one
-            # digit: a photo's digit broken by a ruled line, or a wide 8, is not "85".
-            # Read first, so that the digits are only judged when it is not, and kept
-            # for the answer when no digit reads as one.
-            whole = _one_digit(predictor, ink)
-            if whole.verdict == DIGIT:
-                return whole
             readings = tuple(
                 _reading(predictor, model_inputs[k], probabilities[k], segments[k], ink, doubt)
                 for k, doubt in chosen
@@ -164,7 +164,7 @@ def read_number(data: bytes, predictor: Predictor | None = None) -> NumberPredic
                 model_version=predictor.version,
                 ink_box=ink.box,
             )
-    return _one_digit(predictor, ink)
+    return whole
 
 
 # A reading of several digits, each at least this probable to the reader, keeps its

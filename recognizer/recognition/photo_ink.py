@@ -28,6 +28,8 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from recognizer.recognition.images import EIGHT_CONNECTED
+
 MIN_SIDE = 112  # smaller images are enlarged to this before filtering
 MAX_SIDE = 320  # larger ones reduced to this: enough for a 20 px digit, and fast
 # The paper's brightness is measured over windows of this share of the picture's side.
@@ -165,7 +167,7 @@ def _without_ruled_lines(mask: np.ndarray, faint: np.ndarray) -> np.ndarray:
         length = int(LINE_LENGTH * view.shape[1])
         for angle in LINE_ANGLES:
             found |= _straight_runs(view, length, angle)
-        labels, count = ndimage.label(found, structure=np.ones((3, 3), dtype=bool))
+        labels, count = ndimage.label(found, structure=EIGHT_CONNECTED)
         if count == 0:
             continue
         thin = np.flatnonzero(_typical_thickness(labels, count) <= thinnest) + 1
@@ -218,7 +220,7 @@ def _digit_pieces(mask: np.ndarray, ink: np.ndarray) -> tuple[np.ndarray, np.nda
     share of ink, and of big pieces anywhere; then the mask of those and the fair
     pieces near them, repeatedly (None when that adds nothing). None when there is no
     ink at all."""
-    labels, count = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
+    labels, count = ndimage.label(mask, structure=EIGHT_CONNECTED)
     if count == 0:
         return None
     masses = ndimage.sum_labels(ink, labels, index=np.arange(1, count + 1))

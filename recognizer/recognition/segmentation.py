@@ -43,9 +43,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
+from recognizer.recognition.images import EIGHT_CONNECTED
 from recognizer.recognition.preprocessing import InvalidImage
-
-EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 
 # A piece less tall than this share of the tallest piece is a fragment (a speck, a broken
 # stroke), never a digit of its own: digits of one number differ in size far less.
