@@ -22,6 +22,7 @@ scipy.ndimage does the filtering (see README, "Image library").
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,7 +83,7 @@ def find_ink(grey: np.ndarray) -> PhotoInk:
     height, width = grey.shape
     # Blur about one original pixel: enough for noise and dithering, never a stroke.
     enlarged = max(height, width) / original_side
-    median = ndimage.median_filter(grey, size=3)
+    median = median_3x3(grey)
     smooth = ndimage.gaussian_filter(median, 0.7 * max(enlarged, 1))
 
     # Ink is what departs from the paper; which side it departs to is the polarity.
@@ -113,6 +114,30 @@ def find_ink(grey: np.ndarray) -> PhotoInk:
     digit = _crop(digit_keep, sharp_ink)
     number = digit if number_keep is None else _crop(number_keep, sharp_ink)
     return PhotoInk(digit=digit, number=number)
+
+
+# The 3x3 median as a network of 19 compare-exchanges (Paeth's, as in Devillard's
+# opt_med9) on shifted views of the image: the same values as
+# scipy.ndimage.median_filter(size=3), whose border mode "reflect" is the one-pixel
+# symmetric pad below, about ten times faster on a working-size photo (0.7 against
+# 7.6 ms on 150x320 float32 here). Element 4 ends up holding the median.
+_MEDIAN_OF_9 = (
+    (1, 2), (4, 5), (7, 8), (0, 1), (3, 4), (6, 7), (1, 2), (4, 5), (7, 8), (0, 3),
+    (5, 8), (4, 7), (3, 6), (1, 4), (2, 5), (4, 7), (4, 2), (6, 4), (4, 2),
+)  # fmt: skip
+
+
+def median_3x3(image: np.ndarray) -> np.ndarray:
+    """The median of each pixel's 3x3 neighbourhood, borders reflected."""
+    height, width = image.shape
+    padded = np.pad(image, 1, mode="symmetric")
+    views = [padded[y : y + height, x : x + width] for y in range(3) for x in range(3)]
+    for low, high in _MEDIAN_OF_9:
+        views[low], views[high] = (
+            np.minimum(views[low], views[high]),
+            np.maximum(views[low], views[high]),
+        )
+    return views[4]
 
 
 def _crop(keep: np.ndarray, sharp_ink: np.ndarray) -> InkCrop:
@@ -200,19 +225,39 @@ def _typical_thickness(labels: np.ndarray, count: int) -> np.ndarray:
 def _straight_runs(mask: np.ndarray, length: int, angle: float) -> np.ndarray:
     """Pixels on runs of at least ``length`` pixels along rows tilted by ``angle``
     degrees: shear the rows straight, open with a 1-D line, shear back."""
-    height, width = mask.shape
-    shift = np.rint(np.arange(width) * np.tan(np.radians(angle))).astype(int)
-    rows = (np.arange(height)[:, None] + shift[None, :]) % height
-    cols = np.broadcast_to(np.arange(width), (height, width))
-    straight = mask[rows, cols].astype(np.uint8)
+    shear = _shear(*mask.shape, angle)
+    straight = mask.astype(np.uint8)
+    if shear is not None:
+        straight = straight.take(shear[0])
     # Close gaps of a few pixels along the run first (JPEG and noise break thin lines).
     straight = ndimage.minimum_filter1d(ndimage.maximum_filter1d(straight, 5, axis=1), 5, axis=1)
+    # The filters reflect at the ends of a row, which doubles a run that touches one:
+    # a row with fewer than half that many pixels holds no run (most photos).
+    if straight.sum(axis=1, dtype=np.int32).max(initial=0) < (length + 1) // 2:
+        return np.zeros_like(mask)
     opened = ndimage.maximum_filter1d(
         ndimage.minimum_filter1d(straight, length, axis=1), length, axis=1
     )
-    runs = np.zeros_like(mask)
-    runs[rows, cols] = opened.astype(bool)
-    return runs & mask
+    if shear is not None:
+        opened = opened.take(shear[1])
+    return opened.astype(bool) & mask
+
+
+@functools.lru_cache(maxsize=64)
+def _shear(height: int, width: int, angle: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """Flat indices that shear an image's rows by ``angle`` degrees (row r of the
+    result runs through rows r + x * tan(angle) of the image, wrapping round), and
+    those that shear it back; None for no shear. Cached: a photo's size repeats."""
+    shift = np.rint(np.arange(width) * np.tan(np.radians(angle))).astype(int)
+    if not shift.any():
+        return None
+    rows = (np.arange(height)[:, None] + shift[None, :]) % height
+    forward = rows * width + np.arange(width)
+    back = np.empty_like(forward)
+    back.ravel()[forward.ravel()] = np.arange(height * width)
+    for index in (forward, back):
+        index.flags.writeable = False
+    return forward, back
 
 
 def _digit_pieces(mask: np.ndarray, ink: np.ndarray) -> tuple[np.ndarray, np.ndarray | None] | None:

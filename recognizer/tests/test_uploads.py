@@ -108,3 +108,33 @@ def test_a_ruled_line_crossed_by_a_pen_stroke_still_counts_as_thin():
     labels, count = ndimage.label(run)
     # 3 px where it is only a line; the crossing would make the mean 4.1 px.
     assert _typical_thickness(labels, count).tolist() == [3.0]
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2, 7), (150, 320), (97, 112)])
+def test_the_photo_median_filter_is_scipys(shape):
+    # median_3x3 replaces scipy.ndimage.median_filter(size=3) for speed; the ink found
+    # in every photo depends on it giving the very same values, borders included.
+    from scipy import ndimage
+
+    from recognizer.recognition.photo_ink import median_3x3
+
+    rng = np.random.default_rng(sum(shape))
+    image = (rng.random(shape) * 255).astype(np.float32)
+    image[rng.random(shape) < 0.3] = 0.0  # ties, as flat paper has
+    assert np.array_equal(median_3x3(image), ndimage.median_filter(image, size=3))
+
+
+@pytest.mark.parametrize("angle", [-3.0, -1.5, 0.0, 1.5, 3.0])
+def test_straight_runs_finds_a_tilted_line_and_not_a_short_one(angle):
+    from recognizer.recognition.photo_ink import _straight_runs
+
+    height, width = 120, 300
+    mask = np.zeros((height, width), dtype=bool)
+    xs = np.arange(width)
+    line_rows = 40 + np.rint(xs * np.tan(np.radians(angle))).astype(int)
+    mask[line_rows, xs] = True  # a ruled line across the picture, at the angle
+    mask[90, 20:120] = True  # a bar a third of the width long: a digit's, not a line
+    runs = _straight_runs(mask, int(0.7 * width), angle)
+    assert runs[line_rows, xs].all()
+    assert not runs[90].any()
+    assert not (runs & ~mask).any()
