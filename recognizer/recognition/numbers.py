@@ -28,6 +28,7 @@ then "not sure" rather than silently shorter.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -117,16 +118,16 @@ def read_number(data: bytes, predictor: Predictor | None = None) -> NumberPredic
     (not a picture, blank)."""
     predictor = predictor or get_predictor()
     ink = find_ink(data)
+    whole = _WholeInk(predictor, ink)
     # A sure digit that looks like one digit, read from the whole ink, is the answer
     # whatever segmentation would find (see the module docstring), so nothing else is
     # computed for it.
-    whole = _one_digit(predictor, ink)
-    if whole.verdict == DIGIT:
-        return whole
+    if whole.may_be_a_sure_digit and whole.reading.verdict == DIGIT:
+        return whole.reading
     try:
         groups = segment(ink.strength)
     except NotANumber:
-        return whole
+        return whole.reading
     segments = [candidate for group in groups for candidate in group.segments]
     if len(segments) > 1:
         seen_in = _reader_readings(groups)
@@ -158,13 +159,13 @@ def read_number(data: bytes, predictor: Predictor | None = None) -> NumberPredic
                 for k, doubt in chosen
             )
             if all(reading.prediction.verdict == NO_DIGIT for reading in readings):
-                return whole
+                return whole.reading
             return NumberPrediction(
                 digits=tuple(_kept_in_number(reading) for reading in readings),
                 model_version=predictor.version,
                 ink_box=ink.box,
             )
-    return whole
+    return whole.reading
 
 
 # A reading of several digits, each at least this probable to the reader, keeps its
@@ -236,15 +237,32 @@ def _whole_if_no_digit(
     return [group.whole]
 
 
-def _one_digit(predictor: Predictor, ink: Ink) -> NumberPrediction:
-    """Today's one-digit path, on the whole ink (see the module docstring)."""
-    model_input, report = one_digit_input(ink)
-    prediction = predictor.judge(model_input, predictor.probabilities_for(model_input), report)
-    return NumberPrediction(
-        digits=(DigitReading(prediction, ink.in_pixels(ink.digit_box)),),
-        model_version=predictor.version,
-        ink_box=prediction.ink_box,
-    )
+class _WholeInk:
+    """All the ink read as one digit: today's one-digit path (see the module
+    docstring). The model reads it only when the reading is asked for."""
+
+    def __init__(self, predictor: Predictor, ink: Ink) -> None:
+        self.predictor, self.ink = predictor, ink
+        self.model_input, self.report = one_digit_input(ink)
+
+    @property
+    def may_be_a_sure_digit(self) -> bool:
+        # Ink that does not look like one digit is never a sure digit
+        # (Predictor.verdict_of): a long number's ink is not read whole unless nothing
+        # else can be read.
+        return self.report.looks_like_one_digit
+
+    @functools.cached_property
+    def reading(self) -> NumberPrediction:
+        predictor, model_input = self.predictor, self.model_input
+        prediction = predictor.judge(
+            model_input, predictor.probabilities_for(model_input), self.report
+        )
+        return NumberPrediction(
+            digits=(DigitReading(prediction, self.ink.in_pixels(self.ink.digit_box)),),
+            model_version=predictor.version,
+            ink_box=prediction.ink_box,
+        )
 
 
 def _kept_in_number(reading: DigitReading) -> DigitReading:

@@ -124,3 +124,17 @@ def test_cluster_status_says_which_nodes_are_down(running_pid):
     result = run_script("cluster", "status")
     assert result.returncode == 3
     assert "node 2 (127.0.0.2): not running" in result.stdout
+
+
+def test_the_running_server_acknowledges_a_write_only_once_it_is_on_disk(running_pid):
+    # What makes an answered prediction survive a SIGKILL or a power cut (README,
+    # "Durability"): batch sync, and a commit log written either through mmap with an
+    # fsync per batch, or with O_DIRECT | O_DSYNC ("direct", chosen by "auto" where the
+    # disk allows it). The crash tests prove the SIGKILL half; this pins the setting.
+    data_dir = Path(os.environ.get("CASSANDRA_DATA_DIR", SCRIPT.parents[1] / "var" / "cassandra"))
+    config = (data_dir / "conf" / "cassandra.yaml").read_text()
+    assert re.search(r"^commitlog_sync: batch$", config, re.M), "commitlog_sync is not batch"
+    log = (data_dir / "logs" / "system.log").read_text(errors="replace")
+    resolved = re.findall(r"commitlog_disk_access_mode resolved to: (\w+)", log)
+    assert resolved, "the server's log does not say how it writes its commit log"
+    assert resolved[-1] in ("direct", "mmap"), resolved[-1]
