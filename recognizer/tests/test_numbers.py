@@ -88,8 +88,9 @@ def test_all_digits_of_a_number_go_to_the_model_in_one_call(monkeypatch):
 
     assert read_number(draw_number("135790", width=1200)).number == "135790"
     assert calls == [6]
-    # And one single-image call: the whole ink read as one digit (it is no sure digit).
-    assert len(singles) == 1
+    # And no single-image call: six digits' ink does not look like one digit, so it can
+    # be no sure digit, and it is not read whole.
+    assert singles == []
 
 
 def test_a_number_is_unsure_when_one_of_its_digits_is():
