@@ -17,7 +17,8 @@ step here answers one way they go wrong:
    kept piece are kept too (a chain of digits); reading one digit uses the pieces
    kept for it alone, as before numbers were read.
 
-scipy.ndimage does the filtering (see README, "Image library").
+scipy.ndimage does the filtering (see README, "Image library"), except the 3x3 median:
+see median_3x3.
 """
 
 from __future__ import annotations
