@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from recognizer.tests.support.faults import cassandra_data_dir
 from recognizer.tests.support.site_server import free_port
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "cassandra"
@@ -131,7 +132,7 @@ def test_the_running_server_acknowledges_a_write_only_once_it_is_on_disk(running
     # "Durability"): batch sync, and a commit log written either through mmap with an
     # fsync per batch, or with O_DIRECT | O_DSYNC ("direct", chosen by "auto" where the
     # disk allows it). The crash tests prove the SIGKILL half; this pins the setting.
-    data_dir = Path(os.environ.get("CASSANDRA_DATA_DIR", SCRIPT.parents[1] / "var" / "cassandra"))
+    data_dir = cassandra_data_dir()
     config = (data_dir / "conf" / "cassandra.yaml").read_text()
     assert re.search(r"^commitlog_sync: batch$", config, re.M), "commitlog_sync is not batch"
     log = (data_dir / "logs" / "system.log").read_text(errors="replace")

@@ -125,10 +125,14 @@ def wait_for_empty_spool(server: SiteServer, timeout: float = 180) -> None:
     assert server.health()["spool"]["pending"] == 0, server.output()
 
 
+def cassandra_data_dir() -> Path:
+    """Where scripts/cassandra keeps the shared server's data, config and logs."""
+    return Path(os.environ.get("CASSANDRA_DATA_DIR", ROOT / "var" / "cassandra"))
+
+
 def managed_by_this_checkout() -> bool:
     """Whether this checkout's scripts/cassandra started the server (and so may stop it)."""
-    data_dir = Path(os.environ.get("CASSANDRA_DATA_DIR", ROOT / "var" / "cassandra"))
-    return (data_dir / "cassandra.pid").is_file()
+    return (cassandra_data_dir() / "cassandra.pid").is_file()
 
 
 NOT_OURS = (
