@@ -15,8 +15,12 @@ digit, its model input is made from the whole ink by the same function as
 ``predictor.predict_image`` and classified by the same single-image call, so the
 answer, the probabilities and the verdict (digit, unsure, no_digit) are identical.
 The whole ink is read as one digit first. It is the answer, and nothing else is
-computed, when it is a sure digit that looks like one (photos of one digit broken by
-a ruled line or cut as if two touched were read as two digits before); it is also
+computed, when it is a sure digit that looks like one and its ink is one group of
+pieces (photos of one digit broken by a ruled line or cut as if two touched were read
+as two digits before). Ink in separate groups side by side is read as a number too,
+and the number wins only when each of its digits is sure, surer than the whole, and
+the number reader reads the same digits in all the ink (a 1 written close to a 4 is
+"41", not a sure 4; a 4 whose strokes do not meet stays a 4). The whole ink is also
 the answer when it holds more separate marks than a number
 has digits (noise, texture, scribble: the model says "no digit" where it can) and
 when no piece of it reads as a digit.
@@ -56,6 +60,7 @@ from recognizer.recognition.segmentation import (
     NotANumber,
     Segment,
     best_cut,
+    count_groups,
     reads_as,
     segment,
     segments_to_score,
@@ -120,52 +125,76 @@ def read_number(data: bytes, predictor: Predictor | None = None) -> NumberPredic
     ink = find_ink(data)
     whole = _WholeInk(predictor, ink)
     # A sure digit that looks like one digit, read from the whole ink, is the answer
-    # whatever segmentation would find (see the module docstring), so nothing else is
-    # computed for it.
-    if whole.may_be_a_sure_digit and whole.reading.verdict == DIGIT:
+    # whatever segmentation would find (see the module docstring)...
+    sure_whole = whole.may_be_a_sure_digit and whole.reading.verdict == DIGIT
+    if sure_whole and count_groups(ink.strength) < 2:
         return whole.reading
     try:
         groups = segment(ink.strength)
     except NotANumber:
         return whole.reading
+    number = _read_groups(predictor, ink, groups)
+    if number is None:
+        return whole.reading
+    # ...unless its ink falls into digits side by side that are each a sure digit,
+    # surer than the whole, and the number reader reads them in all the ink: a 1
+    # written close to a 4 is "41", not a sure 4.
+    if sure_whole and not _number_over_digit(number, whole.reading, ink):
+        return whole.reading
+    return number
+
+
+def _number_over_digit(number: NumberPrediction, digit: NumberPrediction, ink: Ink) -> bool:
+    if number.verdict != DIGIT:
+        return False
+    if min(reading.confidence for reading in number.digits) <= digit.digits[0].confidence:
+        return False
+    reader = get_reader()
+    return reader is None or reader.read([ink.strength])[0].text == number.number
+
+
+def _read_groups(predictor: Predictor, ink: Ink, groups: list[Group]) -> NumberPrediction | None:
+    """The digits of the groups, one model call for all the candidate pieces; None
+    when they make fewer than two digits or no piece reads as a digit."""
     segments = [candidate for group in groups for candidate in group.segments]
-    if len(segments) > 1:
-        seen_in = _reader_readings(groups)
-        # Only the candidates a cut can use with the reader's count go to the model.
-        scored, offset = [], 0
-        for group, seen in zip(groups, seen_in, strict=True):
-            scored += [offset + index for index in segments_to_score(group, _text(seen))]
-            offset += len(group.segments)
-        model_inputs = np.zeros((len(segments), IMAGE_SIDE, IMAGE_SIDE), dtype=np.uint8)
-        model_inputs[scored] = [ink_to_mnist(segments[index].ink) for index in scored]
-        probabilities = np.zeros((len(segments), predictor.outputs), dtype=np.float32)
-        probabilities[scored] = predictor.probabilities_for_few(model_inputs[scored])
-        # Cuts are scored by each candidate's digit probabilities: a piece the model
-        # calls "no digit" scores low, so cuts into non-digits lose.
-        chosen: list[tuple[int, np.ndarray | None]] = []
-        offset = 0
-        for group, seen in zip(groups, seen_in, strict=True):
-            own = probabilities[offset : offset + len(group.segments)]
-            cut = best_cut(group, own, predictor.unsure_threshold, _text(seen))
-            cut = _whole_if_no_digit(predictor, group, cut, own, seen)
-            chosen += [
-                (offset + index, _reader_doubt(seen, position, own[index], len(cut)))
-                for position, index in enumerate(cut)
-            ]
-            offset += len(group.segments)
-        if len(chosen) > 1:
-            readings = tuple(
-                _reading(predictor, model_inputs[k], probabilities[k], segments[k], ink, doubt)
-                for k, doubt in chosen
-            )
-            if all(reading.prediction.verdict == NO_DIGIT for reading in readings):
-                return whole.reading
-            return NumberPrediction(
-                digits=tuple(_kept_in_number(reading) for reading in readings),
-                model_version=predictor.version,
-                ink_box=ink.box,
-            )
-    return whole.reading
+    if len(segments) < 2:
+        return None
+    seen_in = _reader_readings(groups)
+    # Only the candidates a cut can use with the reader's count go to the model.
+    scored, offset = [], 0
+    for group, seen in zip(groups, seen_in, strict=True):
+        scored += [offset + index for index in segments_to_score(group, _text(seen))]
+        offset += len(group.segments)
+    model_inputs = np.zeros((len(segments), IMAGE_SIDE, IMAGE_SIDE), dtype=np.uint8)
+    model_inputs[scored] = [ink_to_mnist(segments[index].ink) for index in scored]
+    probabilities = np.zeros((len(segments), predictor.outputs), dtype=np.float32)
+    probabilities[scored] = predictor.probabilities_for_few(model_inputs[scored])
+    # Cuts are scored by each candidate's digit probabilities: a piece the model
+    # calls "no digit" scores low, so cuts into non-digits lose.
+    chosen: list[tuple[int, np.ndarray | None]] = []
+    offset = 0
+    for group, seen in zip(groups, seen_in, strict=True):
+        own = probabilities[offset : offset + len(group.segments)]
+        cut = best_cut(group, own, predictor.unsure_threshold, _text(seen))
+        cut = _whole_if_no_digit(predictor, group, cut, own, seen)
+        chosen += [
+            (offset + index, _reader_doubt(seen, position, own[index], len(cut)))
+            for position, index in enumerate(cut)
+        ]
+        offset += len(group.segments)
+    if len(chosen) < 2:
+        return None
+    readings = tuple(
+        _reading(predictor, model_inputs[k], probabilities[k], segments[k], ink, doubt)
+        for k, doubt in chosen
+    )
+    if all(reading.prediction.verdict == NO_DIGIT for reading in readings):
+        return None
+    return NumberPrediction(
+        digits=tuple(_kept_in_number(reading) for reading in readings),
+        model_version=predictor.version,
+        ink_box=ink.box,
+    )
 
 
 # A reading of several digits, each at least this probable to the reader, keeps its
@@ -224,7 +253,7 @@ def _whole_if_no_digit(
     when they are all sure digits, or when the reader is sure of the digits it sees, or
     when the digit model reads in the pieces the very digits the reader sees: touching
     digits often look like no digit whole."""
-    if group.whole is None or len(cut) < 2:
+    if group.whole is None or group.wide or len(cut) < 2:
         return cut
     if seen is not None and not seen.text:
         return [group.whole]

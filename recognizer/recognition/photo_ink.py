@@ -58,6 +58,9 @@ BIG_PIECE_SHARE = 0.3
 # The digits of a number: fair-sized pieces within this many digit sizes of one
 # another, in a chain (digits are written less than a digit's size apart).
 NUMBER_REACH = 1.0
+# In a number, a piece this share of the largest's height is fair-sized whatever its
+# ink: a thin 1 beside a bold 0 holds less than PIECE_SHARE of the 0's ink.
+NUMBER_PIECE_HEIGHT = 0.5
 
 
 class NoInkFound(Exception):
@@ -290,7 +293,11 @@ def _digit_pieces(mask: np.ndarray, ink: np.ndarray) -> tuple[np.ndarray, np.nda
     digit = np.isin(labels, [index + 1 for index in chosen])
     # The chain: pieces near any chosen piece, until no more join.
     reach = NUMBER_REACH * size
-    frontier, rest = chosen, [index for index in fair if index not in near]
+    tall = NUMBER_PIECE_HEIGHT * (ly.stop - ly.start)
+    heights = np.array([rows.stop - rows.start for rows, _ in boxes])
+    candidates = set(fair) | set(np.flatnonzero(heights >= tall).tolist())
+    frontier = chosen
+    rest = sorted(candidates - set(chosen))
     chained = list(chosen)
     while frontier and rest:
         joined = [

@@ -27,6 +27,10 @@ The steps, and why:
    group. Without a count, only groups wider than SPLIT_RATIO heights are always cut:
    the digit model is often confident about half a digit or a merged pair, so cutting
    narrower groups split more wide single digits than it rescued touching pairs.
+   A group wider than any piece may be (a 5 or a 7 with a long bar) is one digit when
+   the reader reads one digit there and the digit model's best digit for it is the
+   same; a piece the digit model finds likelier "no digit" than any digit never
+   confirms the reader's cut (the tail of a wide 5 is not a "2").
    Why a hybrid: the digit model alone reads most touching numbers short; the reader
    alone would give digits without their own 28x28 input, probabilities and box. So the
    reader counts, and the digit model reads each digit.
@@ -103,6 +107,9 @@ class Group:
     segments: list[Segment] = field(default_factory=list)
     edges: dict[tuple[int, int], int] = field(default_factory=dict)
     whole: int | None = None  # segment index of the whole group, if it may be one digit
+    # Wider than SPLIT_RATIO heights: the whole is one digit only where the number
+    # reader reads one there (a 5 or a 7 with a long bar), and no cut goes through it.
+    wide: bool = False
     # Per cut, the column where it passes in each row of the group (see _seams).
     seams: np.ndarray | None = None
     ink: np.ndarray | None = None  # the group's own ink, when it has cuts to choose from
@@ -139,10 +146,7 @@ class _Piece:
 
 def segment(ink: np.ndarray) -> list[Group]:
     """The groups of ``ink`` (a crop, float strength, 0 = background), left to right."""
-    mask = ink > 0
-    labels, count = ndimage.label(mask, structure=EIGHT_CONNECTED)
-    pieces = _pieces(labels, count)
-    pieces = _merge_stacked(_absorb_fragments(pieces))
+    labels, pieces = _grouped_pieces(ink)
     if len(pieces) > MAX_GROUPS:
         raise NotANumber(
             f"The image holds {len(pieces)} separate marks: write a number of at most "
@@ -150,6 +154,17 @@ def segment(ink: np.ndarray) -> list[Group]:
         )
     pieces.sort(key=lambda piece: piece.left + piece.right)
     return [_group(piece, ink, labels) for piece in pieces]
+
+
+def count_groups(ink: np.ndarray) -> int:
+    """How many groups ``segment`` finds in ``ink``, without cutting any (cheap)."""
+    return len(_grouped_pieces(ink)[1])
+
+
+def _grouped_pieces(ink: np.ndarray) -> tuple[np.ndarray, list[_Piece]]:
+    """The labelled ink and its pieces once fragments and stacked strokes are merged."""
+    labels, count = ndimage.label(ink > 0, structure=EIGHT_CONNECTED)
+    return labels, _merge_stacked(_absorb_fragments(_pieces(labels, count)))
 
 
 def best_cut(
@@ -172,9 +187,12 @@ def best_cut(
     doubt, so a path of more digits must be surer than one of fewer).
     """
     confidences = probabilities[:, :10].max(axis=1)
-    sure_whole = group.whole is not None and confidences[group.whole] >= sure
+    sure_whole = group.whole is not None and not group.wide and confidences[group.whole] >= sure
     if group.whole is not None and (expected is not None and len(expected) == 1):
-        return [group.whole]
+        # A wide group is one digit only if the digit model's best digit for it is
+        # the reader's (a 7 with a long bar that it half calls "no digit" included).
+        if not group.wide or int(np.argmax(probabilities[group.whole, :10])) == int(expected):
+            return [group.whole]
     path = None
     if expected:
         wanted = [int(digit) for digit in expected]
@@ -196,13 +214,17 @@ def segments_to_score(group: Group, expected: str | None) -> list[int]:
     pieces, and the whole group. All of them without a reading, or when no path has
     that many pieces (best_cut then weighs every cut). Classifying only these gives
     best_cut's very answer for fewer model inputs."""
-    everything = list(range(len(group.segments)))
+    everything = [
+        index for index in range(len(group.segments)) if not (group.wide and index == group.whole)
+    ]
     if not expected:
         return everything
+    if group.wide and len(expected) == 1:
+        return list(range(len(group.segments)))  # the whole, and every cut if not it
     on_paths = _segments_on_paths(group, len(expected))
     if not on_paths:
         return everything
-    if group.whole is not None:
+    if group.whole is not None and not group.wide:
         on_paths.add(group.whole)
     return sorted(on_paths)
 
@@ -229,9 +251,11 @@ def _segments_on_paths(group: Group, pieces: int) -> set[int]:
 
 
 def reads_as(probabilities: np.ndarray, path: list[int], expected: str) -> bool:
-    """Whether the digit model's best digits for the segments of ``path`` spell
-    ``expected`` (the number reader's digits)."""
-    read = "".join(str(int(np.argmax(probabilities[index, :10]))) for index in path)
+    """Whether the digit model's best answers for the segments of ``path`` spell
+    ``expected`` (the number reader's digits). A piece the model finds likelier "no
+    digit" (the eleventh output) than any digit reads as no digit: the tail of a wide 5
+    cut off is not the reader's "2"."""
+    read = "".join(str(int(np.argmax(probabilities[index]))) for index in path)
     return read == expected
 
 
@@ -348,12 +372,15 @@ def _group(piece: _Piece, ink: np.ndarray, labels: np.ndarray) -> Group:
         if group.whole is None:
             _add_segment(group, own_ink, piece, 0, len(cuts) - 1)
             group.whole = len(group.segments) - 1
+    else:
+        _add_segment(group, own_ink, piece, 0, len(cuts) - 1, on_paths=False)
+        group.whole, group.wide = len(group.segments) - 1, True
     if not _has_path(group):
         # Too few cuts to make digits of a plausible width: read the group as one.
         group.edges.clear()
         group.segments.clear()
         _add_segment(group, own_ink, piece, 0, len(cuts) - 1)
-        group.whole = None
+        group.whole, group.wide = None, False
     return group
 
 
@@ -427,7 +454,11 @@ def _seams(own_ink: np.ndarray, cuts: list[int], height: int) -> np.ndarray:
     return seams
 
 
-def _add_segment(group: Group, own_ink: np.ndarray, piece: _Piece, i: int, j: int) -> None:
+def _add_segment(
+    group: Group, own_ink: np.ndarray, piece: _Piece, i: int, j: int, on_paths: bool = True
+) -> None:
+    """Add the ink between cuts i and j as a segment; ``on_paths``: as the edge (i, j)
+    that paths of cuts may take."""
     if group.seams is None:
         part = own_ink[:, group.cuts[i] : group.cuts[j]]
         start = group.cuts[i]
@@ -442,7 +473,8 @@ def _add_segment(group: Group, own_ink: np.ndarray, piece: _Piece, i: int, j: in
         return
     top, bottom = int(rows[0]), int(rows[-1]) + 1
     left, right = int(cols[0]), int(cols[-1]) + 1
-    group.edges[(i, j)] = len(group.segments)
+    if on_paths:
+        group.edges[(i, j)] = len(group.segments)
     group.segments.append(
         Segment(
             ink=np.ascontiguousarray(part[top:bottom, left:right], dtype=np.float32),

@@ -55,7 +55,7 @@ def chain(widths: list[int]) -> Group:
 def outputs(group: Group, digits: dict[tuple[int, int], dict[int, float]]) -> np.ndarray:
     """Digit-model outputs per segment of ``group``: the given probabilities per edge,
     the rest spread evenly; ten digits then "no digit" (always 0 here)."""
-    rows = np.zeros((len(group.edges), 11))
+    rows = np.zeros((len(group.segments), 11))
     for edge, index in group.edges.items():
         given = digits.get(edge, {})
         rest = (1 - sum(given.values())) / (10 - len(given))
@@ -100,6 +100,39 @@ def test_a_digit_the_model_is_sure_of_stays_whole_unless_it_reads_the_readers_cu
     assert edges_of(group, best_cut(group, outputs(group, dot), 0.5, "61")) == [(0, 2)]
     dot[(1, 2)] = {1: 0.9}
     assert edges_of(group, best_cut(group, outputs(group, dot), 0.5, "61")) == [(0, 1), (1, 2)]
+
+
+def test_a_piece_the_model_calls_no_digit_does_not_confirm_the_readers_cut():
+    group = chain([20, 8])  # a bold 5 the reader reads as "55"
+    probabilities = outputs(group, {(0, 2): {5: 0.9}, (0, 1): {5: 0.9}, (1, 2): {5: 0.9}})
+    assert edges_of(group, best_cut(group, probabilities, 0.5, "55")) == [(0, 1), (1, 2)]
+
+    tail = [0.01] * 5 + [0.05] + [0.01] * 4 + [0.86]  # most like a 5, but "no digit"
+    probabilities[group.edges[(1, 2)]] = tail
+    assert edges_of(group, best_cut(group, probabilities, 0.5, "55")) == [(0, 2)]
+
+
+def wide(group: Group) -> Group:
+    """``group`` made wider than a digit may be: its whole is no piece of a cut."""
+    del group.edges[(0, len(group.cuts) - 1)]
+    group.wide = True
+    return group
+
+
+def test_a_wide_group_is_one_digit_where_the_reader_and_the_model_read_one():
+    group = wide(chain([30, 12]))  # a 5 with a long top bar
+    pieces = {(0, 1): {5: 0.9}, (1, 2): {2: 0.3}}
+    as_five = outputs(group, pieces)
+    as_five[group.whole, :10] = [0.01] * 5 + [0.91] + [0.01] * 4
+    as_six = as_five.copy()
+    as_six[group.whole, [5, 6]] = [0.01, 0.91]
+
+    assert best_cut(group, as_five, 0.5, "5") == [group.whole]
+    assert edges_of(group, best_cut(group, as_six, 0.5, "5")) == [(0, 1), (1, 2)]
+    assert edges_of(group, best_cut(group, as_five, 0.5, None)) == [(0, 1), (1, 2)]
+    assert group.whole in segments_to_score(group, "5")
+    assert group.whole not in segments_to_score(group, None)
+    assert group.whole not in segments_to_score(group, "52")
 
 
 def test_a_reading_no_cut_can_match_falls_back_to_the_best_cut():

@@ -62,6 +62,40 @@ def test_touching_digits_are_cut_apart():
     assert read_number(draw_number("00", gap=-0.05)).number == "00"
 
 
+def test_a_1_written_right_against_a_digit_is_not_swallowed_by_it():
+    # The whole ink reads as a sure 0, but it falls into two sure digits side by side
+    # and the number reader sees "10" in it.
+    assert read_number(draw_number("10", gap=0.0)).number == "10"
+    assert read_number(on_paper(draw_number("10", gap=0.0))).number == "10"
+
+
+@pytest.mark.parametrize("kind", ["5", "7"])
+def test_a_digit_with_a_long_bar_is_one_digit_of_the_number(kind):
+    import io
+
+    from PIL import Image, ImageDraw
+
+    # A 1, then a 5 or a 7 whose top bar makes it twice as wide as it is tall: wider
+    # than any cut piece may be, so it is one digit only where the reader reads one.
+    image = Image.new("RGBA", (720, 300), (0, 0, 0, 0))
+    pen, ink = ImageDraw.Draw(image), dict(fill=(0, 0, 0, 255), width=18)
+    pen.line([80, 60, 80, 240], **ink)
+    if kind == "7":
+        pen.line([200, 60, 520, 60], **ink)
+        pen.line([520, 60, 430, 240], **ink)
+    else:
+        pen.line([220, 60, 520, 60], **ink)
+        pen.line([220, 60, 210, 140], **ink)
+        pen.arc([190, 120, 340, 250], start=-100, end=150, **ink)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+
+    reading = read_number(buffer.getvalue())
+
+    assert reading.number == "1" + kind
+    assert not reading.unsure
+
+
 @pytest.mark.parametrize("kind", ["0", "1", "7"])
 def test_one_digit_reads_exactly_as_before_numbers_existed(kind):
     image = draw_digit(kind)

@@ -138,3 +138,20 @@ def test_straight_runs_finds_a_tilted_line_and_not_a_short_one(angle):
     assert runs[line_rows, xs].all()
     assert not runs[90].any()
     assert not (runs & ~mask).any()
+
+
+def test_a_thin_1_beside_a_bold_digit_is_part_of_the_numbers_ink():
+    # The 1 holds far less ink than the bold 0 (under PIECE_SHARE of it) but is as tall
+    # as a digit: it is one of the number's digits, not a speck.
+    from PIL import Image, ImageDraw
+
+    from recognizer.recognition.photo_ink import find_ink
+
+    image = Image.new("L", (700, 300), 225)
+    draw = ImageDraw.Draw(image)
+    draw.ellipse([60, 50, 200, 250], outline=30, width=40)
+    draw.line([350, 50, 350, 250], fill=30, width=4)
+    found = find_ink(np.asarray(image, dtype=np.float32))
+
+    assert found.digit.box[2] < 0.35  # one digit: the 0 alone
+    assert found.number.box[2] > 0.49  # the number: the 0 and the 1
