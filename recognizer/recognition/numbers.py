@@ -61,6 +61,7 @@ from recognizer.recognition.segmentation import (
     Segment,
     best_cut,
     count_groups,
+    cut_apart,
     reads_as,
     segment,
     segments_to_score,
@@ -154,39 +155,48 @@ def _number_over_digit(number: NumberPrediction, digit: NumberPrediction, ink: I
 
 
 def _read_groups(predictor: Predictor, ink: Ink, groups: list[Group]) -> NumberPrediction | None:
-    """The digits of the groups, one model call for all the candidate pieces; None
-    when they make fewer than two digits or no piece reads as a digit."""
-    segments = [candidate for group in groups for candidate in group.segments]
-    if len(segments) < 2:
+    """The digits of the groups; None when they make fewer than two digits or no piece
+    reads as a digit. One model call for all the candidate pieces, and a second only
+    for narrow groups the model doubts as one digit, cut apart (a "41" written
+    touching); such a group is two digits only where the digit model reads in its
+    pieces the digits the number reader sees."""
+    if sum(len(group.segments) for group in groups) < 2 and all(g.narrow is None for g in groups):
         return None
-    seen_in = _reader_readings(groups)
-    # Only the candidates a cut can use with the reader's count go to the model.
-    scored, offset = [], 0
-    for group, seen in zip(groups, seen_in, strict=True):
-        scored += [offset + index for index in segments_to_score(group, _text(seen))]
-        offset += len(group.segments)
-    model_inputs = np.zeros((len(segments), IMAGE_SIDE, IMAGE_SIDE), dtype=np.uint8)
-    model_inputs[scored] = [ink_to_mnist(segments[index].ink) for index in scored]
-    probabilities = np.zeros((len(segments), predictor.outputs), dtype=np.float32)
-    probabilities[scored] = predictor.probabilities_for_few(model_inputs[scored])
-    # Cuts are scored by each candidate's digit probabilities: a piece the model
-    # calls "no digit" scores low, so cuts into non-digits lose.
-    chosen: list[tuple[int, np.ndarray | None]] = []
-    offset = 0
-    for group, seen in zip(groups, seen_in, strict=True):
-        own = probabilities[offset : offset + len(group.segments)]
+    scored = _score(predictor, groups)
+    doubtful = [
+        k
+        for k, one in enumerate(scored)
+        if one.group.narrow is not None and predictor.verdict_of(one.probabilities[0])[0] != DIGIT
+    ]
+    if doubtful:
+        again = _score(predictor, [cut_apart(scored[k].group) for k in doubtful])
+        for k, one in zip(doubtful, again, strict=True):
+            scored[k] = one
+    chosen: list[tuple[_Scored, int, np.ndarray | None]] = []
+    for k, one in enumerate(scored):
+        group, seen, own = one.group, one.seen, one.probabilities
+        # Cuts are scored by each candidate's digit probabilities: a piece the model
+        # calls "no digit" scores low, so cuts into non-digits lose.
         cut = best_cut(group, own, predictor.unsure_threshold, _text(seen))
         cut = _whole_if_no_digit(predictor, group, cut, own, seen)
+        if k in doubtful and len(cut) > 1 and not reads_as(own, cut, _text(seen) or ""):
+            cut = [group.whole]
         chosen += [
-            (offset + index, _reader_doubt(seen, position, own[index], len(cut)))
+            (one, index, _reader_doubt(seen, position, own[index], len(cut)))
             for position, index in enumerate(cut)
         ]
-        offset += len(group.segments)
     if len(chosen) < 2:
         return None
     readings = tuple(
-        _reading(predictor, model_inputs[k], probabilities[k], segments[k], ink, doubt)
-        for k, doubt in chosen
+        _reading(
+            predictor,
+            one.inputs[index],
+            one.probabilities[index],
+            one.group.segments[index],
+            ink,
+            doubt,
+        )
+        for one, index, doubt in chosen
     )
     if all(reading.prediction.verdict == NO_DIGIT for reading in readings):
         return None
@@ -195,6 +205,39 @@ def _read_groups(predictor: Predictor, ink: Ink, groups: list[Group]) -> NumberP
         model_version=predictor.version,
         ink_box=ink.box,
     )
+
+
+@dataclass(frozen=True)
+class _Scored:
+    """A group, what the number reader sees in it, and its segments' model inputs and
+    outputs (zeros for the segments no cut of the reader's count can use)."""
+
+    group: Group
+    seen: StringReading | None
+    inputs: np.ndarray
+    probabilities: np.ndarray
+
+
+def _score(predictor: Predictor, groups: list[Group]) -> list[_Scored]:
+    """Read the groups with the number reader (one call) and their segments with the
+    digit model (one call)."""
+    seen_in = _reader_readings(groups)
+    segments = [candidate for group in groups for candidate in group.segments]
+    # Only the candidates a cut can use with the reader's count go to the model.
+    scored, offset = [], 0
+    for group, seen in zip(groups, seen_in, strict=True):
+        scored += [offset + index for index in segments_to_score(group, _text(seen))]
+        offset += len(group.segments)
+    inputs = np.zeros((len(segments), IMAGE_SIDE, IMAGE_SIDE), dtype=np.uint8)
+    inputs[scored] = [ink_to_mnist(segments[index].ink) for index in scored]
+    probabilities = np.zeros((len(segments), predictor.outputs), dtype=np.float32)
+    probabilities[scored] = predictor.probabilities_for_few(inputs[scored])
+    result, offset = [], 0
+    for group, seen in zip(groups, seen_in, strict=True):
+        own = slice(offset, offset + len(group.segments))
+        result.append(_Scored(group, seen, inputs[own], probabilities[own]))
+        offset += len(group.segments)
+    return result
 
 
 # A reading of several digits, each at least this probable to the reader, keeps its

@@ -59,6 +59,9 @@ MERGE_OVERLAP = 0.5  # horizontal overlap, as a share of the narrower piece, to 
 # model is not sure of it as one digit. Wider than SPLIT_RATIO, it is always cut: about
 # a fifth of MNIST digits are wider than tall, but hardly any 1.6 times.
 MAYBE_SPLIT = 0.9
+# A narrower group, at least NARROW_SPLIT heights wide, is cut only when the digit model
+# doubts it as one digit ("11", "41" or "10" written touching is that narrow).
+NARROW_SPLIT = 0.35
 SPLIT_RATIO = 1.6
 MIN_DIGIT_WIDTH = 0.08  # narrowest segment tried, in group heights (a thin "1")
 MAX_DIGIT_WIDTH = 1.6  # widest segment tried, in group heights
@@ -113,6 +116,10 @@ class Group:
     # Per cut, the column where it passes in each row of the group (see _seams).
     seams: np.ndarray | None = None
     ink: np.ndarray | None = None  # the group's own ink, when it has cuts to choose from
+    # A group narrower than MAYBE_SPLIT heights but at least NARROW_SPLIT wide may still
+    # hold two digits (a 1 against its neighbour): its piece and own ink, so that it
+    # can be cut apart (cut_apart) when the digit model doubts it as one digit.
+    narrow: tuple[_Piece, np.ndarray] | None = None
 
 
 @dataclass
@@ -354,9 +361,21 @@ def _group(piece: _Piece, ink: np.ndarray, labels: np.ndarray) -> Group:
     if piece.width <= MAYBE_SPLIT * height:
         group = Group(left=piece.left, width=piece.width, cuts=[0, piece.width])
         _add_segment(group, own_ink, piece, 0, 1)
+        if piece.width >= NARROW_SPLIT * height:
+            group.narrow = (piece, own_ink)
         return group
+    return _cut_group(piece, own_ink)
 
-    cuts = [0, *_candidate_cuts(own, height), piece.width]
+
+def cut_apart(group: Group) -> Group:
+    """A narrow group (see Group.narrow) with the candidate cuts a wide one gets."""
+    assert group.narrow is not None, "only a narrow group is cut apart"
+    return _cut_group(*group.narrow)
+
+
+def _cut_group(piece: _Piece, own_ink: np.ndarray) -> Group:
+    height = piece.height
+    cuts = [0, *_candidate_cuts(own_ink > 0, height), piece.width]
     group = Group(left=piece.left, width=piece.width, cuts=cuts, ink=own_ink)
     group.seams = _seams(own_ink, cuts, height)
     low, high = MIN_DIGIT_WIDTH * height, MAX_DIGIT_WIDTH * height

@@ -226,3 +226,30 @@ def test_without_a_reader_file_numbers_are_still_read(monkeypatch, settings, tmp
     assert number_reader.get_reader() is None
     assert read_number(draw_number("2026")).number == "2026"
     assert read_number(draw_number("00", gap=-0.05)).number == "00"
+
+
+@pytest.mark.parametrize(
+    ("picks", "text", "least"), [((4970, 3268), "71", 9), ((3593, 9994), "11", 7)]
+)
+def test_a_1_touching_its_neighbour_in_a_group_narrower_than_a_digit_is_cut_apart(
+    mnist_dir, picks, text, least
+):
+    # MNIST test digits written touching, 12 times each: the pair is narrower than 0.9
+    # heights, so only the digit model's doubt about it as one digit gets it cut apart.
+    from recognizer.recognition.mnist_data import load_mnist
+    from recognizer.recognition.numbers import read_number
+    from recognizer.tests.support.written_numbers import write_number
+
+    mnist = load_mnist(mnist_dir)
+    reads = [
+        read_number(
+            write_number(
+                [mnist.x_test[i] for i in picks],
+                [int(mnist.y_test[i]) for i in picks],
+                np.random.default_rng(seed),
+                spacing="touching",
+            ).image
+        ).number
+        for seed in range(12)
+    ]
+    assert reads.count(text) >= least, reads
