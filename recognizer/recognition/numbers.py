@@ -22,8 +22,9 @@ and the number wins only when each of its digits is sure, surer than the whole, 
 the number reader reads the same digits in all the ink (a 1 written close to a 4 is
 "41", not a sure 4; a 4 whose strokes do not meet stays a 4). The whole ink is also
 the answer when it holds more separate marks than a number
-has digits (noise, texture, scribble: the model says "no digit" where it can) and
-when no piece of it reads as a digit.
+has digits (noise, texture, scribble: the model says "no digit" where it can), when
+its groups cut into more digits than a number has, and when no piece of it reads as
+a digit.
 
 "No digit" inside a number: with an eleven-output model, a piece the model calls "no
 digit" is kept in the number, as its most likely digit, flagged unsure; the number is
@@ -56,6 +57,7 @@ from recognizer.recognition.preprocessing import (
     one_digit_input,
 )
 from recognizer.recognition.segmentation import (
+    MAX_GROUPS,
     Group,
     NotANumber,
     Segment,
@@ -135,7 +137,8 @@ def read_number(data: bytes, predictor: Predictor | None = None) -> NumberPredic
     except NotANumber:
         return whole.reading
     number = _read_groups(predictor, ink, groups)
-    if number is None:
+    if number is None or len(number.digits) > MAX_GROUPS:
+        # Groups cut into more digits than a number has (noise): one doubtful mark.
         return whole.reading
     # ...unless its ink falls into digits side by side that are each a sure digit,
     # surer than the whole, and the number reader reads them in all the ink: a 1

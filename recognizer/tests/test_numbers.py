@@ -239,3 +239,22 @@ def test_a_photo_full_of_specks_is_answered_with_at_most_ten_digits():
     reading = read_number(buffer.getvalue())
 
     assert 1 <= len(reading.digits) <= 10
+
+
+@pytest.mark.parametrize("seed", [2, 5, 13])
+def test_noise_that_cuts_into_more_than_ten_digits_is_one_doubtful_mark(seed):
+    # Ten or fewer groups of noise, but cut into pieces they made 11 to 17 "digits" (with
+    # these seeds): a number has at most ten, so the picture is read as one mark, as
+    # when it holds more than ten separate marks.
+    import io
+
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    buffer = io.BytesIO()
+    Image.fromarray((rng.random((95, 315)) * 255).astype(np.uint8)).save(buffer, "PNG")
+
+    reading = read_number(buffer.getvalue())
+
+    assert len(reading.digits) == 1
+    assert reading.verdict in (UNSURE, NO_DIGIT)
