@@ -11,6 +11,7 @@ from recognizer.recognition.mnist_data import MnistDataError, load_mnist
 from recognizer.recognition.numbers import read_number
 from recognizer.recognition.predictor import NO_DIGIT, UNSURE, get_predictor, predict_image
 from recognizer.tests.support.factories import draw_digit, draw_number, on_paper
+from recognizer.tests.support.photos import encode
 from recognizer.tests.support.written_numbers import SEPARATE_SPACINGS, write_number
 
 
@@ -43,10 +44,9 @@ def test_a_pen_dot_beside_a_digit_is_not_read_as_a_digit():
 
     image = Image.open(io.BytesIO(draw_number("72"))).convert("RGBA")
     ImageDraw.Draw(image).ellipse([300, 220, 310, 230], fill=(0, 0, 0, 255))
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
+    png = encode(image)
 
-    assert read_number(buffer.getvalue()).number == "72"
+    assert read_number(png).number == "72"
 
 
 @pytest.mark.parametrize("gap", [0.3, 1.2])
@@ -71,8 +71,6 @@ def test_a_1_written_right_against_a_digit_is_not_swallowed_by_it():
 
 @pytest.mark.parametrize("kind", ["5", "7"])
 def test_a_digit_with_a_long_bar_is_one_digit_of_the_number(kind):
-    import io
-
     from PIL import Image, ImageDraw
 
     # A 1, then a 5 or a 7 whose top bar makes it twice as wide as it is tall: wider
@@ -87,10 +85,9 @@ def test_a_digit_with_a_long_bar_is_one_digit_of_the_number(kind):
         pen.line([220, 60, 520, 60], **ink)
         pen.line([220, 60, 210, 140], **ink)
         pen.arc([190, 120, 340, 250], start=-100, end=150, **ink)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
+    png = encode(image)
 
-    reading = read_number(buffer.getvalue())
+    reading = read_number(png)
 
     assert reading.number == "1" + kind
     assert not reading.unsure
@@ -149,9 +146,7 @@ def number_with_a_grid(text: str) -> bytes:
         x, y = 560 + 168 * at, 56 + 168 * at
         pen.line([(x, 56), (x, 224)], fill=(0, 0, 0, 255), width=17)
         pen.line([(560, y), (728, y)], fill=(0, 0, 0, 255), width=17)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
+    return encode(image)
 
 
 def test_a_piece_that_is_no_digit_makes_the_number_unsure_instead_of_vanishing():
@@ -172,28 +167,24 @@ def test_a_picture_where_nothing_reads_as_a_digit_has_no_number():
     from PIL import Image
 
     grid = Image.open(io.BytesIO(number_with_a_grid("1"))).crop((500, 0, 840, 280))
-    buffer = io.BytesIO()
-    grid.save(buffer, format="PNG")
+    png = encode(grid)
 
-    reading = read_number(buffer.getvalue())
+    reading = read_number(png)
 
     assert (reading.verdict, reading.number) == (NO_DIGIT, None)
     assert len(reading.digits) == 1
 
 
 def test_ink_with_more_marks_than_a_number_has_digits_is_read_as_one_doubtful_mark():
-    import io
-
     from PIL import Image, ImageDraw
 
     image = Image.new("RGBA", (840, 280), (0, 0, 0, 0))
     pen = ImageDraw.Draw(image)
     for index in range(12):
         pen.line([(20 + 68 * index, 60), (20 + 68 * index, 220)], fill="black", width=12)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
+    png = encode(image)
 
-    reading = read_number(buffer.getvalue())
+    reading = read_number(png)
 
     # Never a 12-digit number, and never a confident digit: the whole ink is judged as
     # one digit would be, and it looks like no single digit.
@@ -226,17 +217,14 @@ def test_separated_numbers_of_mnist_test_digits_are_read_right():
 
 
 def test_a_photo_full_of_specks_is_answered_with_at_most_ten_digits():
-    import io
-
     from PIL import Image
 
     rng = np.random.default_rng(3)
     paper = np.full((400, 400), 230, dtype=np.uint8)
     paper[rng.random((400, 400)) < 0.05] = 0  # thousands of one-pixel specks
-    buffer = io.BytesIO()
-    Image.fromarray(paper).save(buffer, format="PNG")
+    png = encode(Image.fromarray(paper))
 
-    reading = read_number(buffer.getvalue())
+    reading = read_number(png)
 
     assert 1 <= len(reading.digits) <= 10
 
@@ -246,15 +234,13 @@ def test_noise_that_cuts_into_more_than_ten_digits_is_one_doubtful_mark(seed):
     # Ten or fewer groups of noise, but cut into pieces they made 11 to 17 "digits" (with
     # these seeds): a number has at most ten, so the picture is read as one mark, as
     # when it holds more than ten separate marks.
-    import io
 
     from PIL import Image
 
     rng = np.random.default_rng(seed)
-    buffer = io.BytesIO()
-    Image.fromarray((rng.random((95, 315)) * 255).astype(np.uint8)).save(buffer, "PNG")
+    png = encode(Image.fromarray((rng.random((95, 315)) * 255).astype(np.uint8)))
 
-    reading = read_number(buffer.getvalue())
+    reading = read_number(png)
 
     assert len(reading.digits) == 1
     assert reading.verdict in (UNSURE, NO_DIGIT)
