@@ -107,6 +107,10 @@ class TrainingConfig:
     # With init_from a ten-output model: keep it exactly as it is and train only a
     # "no digit" head beside it (see with_no_digit_head).
     no_digit_head: bool = False
+    # With a momentum m (such as 0.999): the weights shipped are the exponential moving
+    # average of the weights over the training steps (each step keeps m of the average),
+    # not the last step's; None ships the last step's.
+    weight_average: float | None = None
 
 
 DESIGNS = ("strided", "pooled")
@@ -441,7 +445,10 @@ def train(
     model, initial_sha256 = _starting_model(config, log)
     model.compile(
         optimizer=keras.optimizers.Adam(
-            learning_rate_schedule(config, config.epochs * -(-len(x_train) // config.batch_size))
+            learning_rate_schedule(config, config.epochs * -(-len(x_train) // config.batch_size)),
+            # fit() copies the average into the weights when training ends.
+            use_ema=config.weight_average is not None,
+            ema_momentum=config.weight_average or 0.99,
         ),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],

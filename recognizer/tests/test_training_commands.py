@@ -310,6 +310,40 @@ def test_without_non_digits_it_trains_a_ten_output_digit_model_for_a_head(mnist_
     assert initial == {"file": "pooled.keras", "sha256": metadata["model_sha256"]}
 
 
+def test_weight_averaging_ships_the_average_not_the_last_step(mnist_dir, tmp_path):
+    import keras
+
+    def weights_after(name: str, **options) -> list[np.ndarray]:
+        output = tmp_path / f"{name}.keras"
+        call_command(
+            "train_model",
+            non_digits=0,
+            epochs=1,
+            limit=1000,
+            batch_size=100,
+            output=output,
+            verbosity=0,
+            **options,
+        )
+        metadata = json.loads(output.with_suffix(".json").read_text())
+        assert metadata["training"]["weight_average"] == options.get("weight_average")
+        return keras.models.load_model(output, compile=False).get_weights()
+
+    last = weights_after("last")
+    again = weights_after("again")
+    averaged = weights_after("averaged", weight_average=0.9)
+    kernels = [i for i, w in enumerate(last) if w.ndim == 4]  # the convolutions
+    # Training is deterministic, so the difference is the averaging's alone.
+    assert all(np.array_equal(last[i], again[i]) for i in kernels)
+    assert not any(np.allclose(last[i], averaged[i]) for i in kernels)
+
+
+@pytest.mark.parametrize("momentum", [0.0, 1.0, 1.5])
+def test_a_weight_average_momentum_outside_0_to_1_is_a_command_error(momentum, mnist_dir, tmp_path):
+    with pytest.raises(CommandError, match="--weight-average must be between 0 and 1"):
+        call_command("train_model", weight_average=momentum, output=tmp_path / "m.keras")
+
+
 def test_a_negative_count_of_non_digits_is_a_command_error(tmp_path):
     with pytest.raises(CommandError, match="--non-digits must be 0 or more"):
         call_command("train_model", non_digits=-1, output=tmp_path / "m.keras")

@@ -88,6 +88,15 @@ class Command(BaseCommand):
             "answer stays) and train only a 'no digit' head beside it.",
         )
         parser.add_argument(
+            "--weight-average",
+            type=float,
+            default=None,
+            metavar="MOMENTUM",
+            help="Ship the exponential moving average of the weights over the training "
+            "steps, each step keeping MOMENTUM (between 0 and 1, such as 0.999) of it, "
+            "instead of the last step's weights (default: the last step's).",
+        )
+        parser.add_argument(
             "--limit",
             type=positive_int,
             default=None,
@@ -119,9 +128,12 @@ class Command(BaseCommand):
             design=options["design"],
             init_from=str(options["init_from"]) if options["init_from"] else None,
             no_digit_head=options["no_digit_head"],
+            weight_average=options["weight_average"],
         )
         if config.non_digits < 0:
             raise CommandError("--non-digits must be 0 or more.")
+        if config.weight_average is not None and not 0 < config.weight_average < 1:
+            raise CommandError("--weight-average must be between 0 and 1, such as 0.999.")
         if config.init_from and not Path(config.init_from).is_file():
             raise CommandError(f"--init-from: {config.init_from} does not exist.")
         if config.no_digit_head and not config.init_from:
