@@ -67,14 +67,19 @@ class Tally:
         return self.right / max(self.total, 1)
 
 
-def read(predictor: Predictor, data: bytes) -> tuple[str | None, int | None]:
-    """The site's verdict and its digit (None for "no digit" or a longer number)."""
+def read_digits(predictor: Predictor, data: bytes) -> tuple[str | None, list[int]]:
+    """The site's verdict and the digits it read (None and no digits for a 400)."""
     try:
         reading = read_number(data, predictor)
     except InvalidImage:
-        return None, None
-    digit = reading.digits[0].digit if len(reading.digits) == 1 else None
-    return reading.verdict, digit
+        return None, []
+    return reading.verdict, [one.digit for one in reading.digits]
+
+
+def read(predictor: Predictor, data: bytes) -> tuple[str | None, int | None]:
+    """The site's verdict and its digit (None for "no digit" or a longer number)."""
+    verdict, digits = read_digits(predictor, data)
+    return verdict, digits[0] if len(digits) == 1 else None
 
 
 def mark(ok: bool) -> str:
@@ -86,6 +91,9 @@ def main() -> int:
     parser.add_argument("--per-condition", type=int, default=160, help="uploads per condition")
     parser.add_argument("--canvas", type=int, default=2000, help="canvas drawings")
     parser.add_argument("--non-digits", type=int, default=1000, help="non-digits")
+    parser.add_argument(
+        "--photos-of-nothing", type=int, default=250, help="photos with nothing written in them"
+    )
     parser.add_argument("--seed", type=int, default=10)
     parser.add_argument("--model", type=Path, default=Path(settings.MODEL_PATH))
     parser.add_argument("--data", type=Path, default=Path(settings.MNIST_DATA_DIR))
@@ -177,6 +185,33 @@ def main() -> int:
     ok = caught >= TARGETS["non-digits caught"]
     missed += [] if ok else ["non-digits caught"]
     print(f"  called 'no digit' or 'unsure': {caught:.2%} of {total_all}  {mark(ok)}")
+
+    # Photos with nothing written in them (no target of the issue's; a blank refusal
+    # is a fair answer to them, a number, sure or not, is not).
+    print("\nPhotos of nothing in particular:")
+    print(
+        f"  {'kind':<32} {'images':>6} {'no digit':>9} {'unsure':>8} {'a digit':>8} "
+        f"{'a number':>9} {'blank':>6}"
+    )
+    count = args.photos_of_nothing // len(photos.PHOTOS_OF_NOTHING)
+    read_as_digits = total_nothing = 0
+    for name, scene in photos.PHOTOS_OF_NOTHING.items() if count else ():
+        counts = {NO_DIGIT: 0, UNSURE: 0, "digit": 0, "number": 0, None: 0}
+        for _ in range(count):
+            verdict, digits = read_digits(predictor, photos.photo_of_nothing(scene(rng), rng))
+            counts["number" if len(digits) > 1 else verdict] += 1
+        read_as_digits += counts["digit"] + counts["number"]
+        total_nothing += count
+        print(
+            f"  {name:<32} {count:>6} {counts[NO_DIGIT] / count:>9.2%} "
+            f"{counts[UNSURE] / count:>8.2%} {counts['digit'] / count:>8.2%} "
+            f"{counts['number'] / count:>9.2%} {counts[None]:>6}"
+        )
+    if total_nothing:
+        print(
+            f"  read as a sure digit or as a number: {read_as_digits / total_nothing:.2%} "
+            f"of {total_nothing}"
+        )
 
     digits_flagged = (canvas.flagged + overall.flagged) / max(canvas.total + overall.total, 1)
     print("\nReal digits called 'no digit' or 'unsure':")

@@ -129,6 +129,9 @@ def read_number(data: bytes, predictor: Predictor | None = None) -> NumberPredic
     whole = _WholeInk(predictor, ink)
     # A sure digit that looks like one digit, read from the whole ink, is the answer
     # whatever segmentation would find (see the module docstring)...
+    if not ink.stands_out:
+        # Noise or a texture: its stripes and tiles are no digits side by side.
+        return whole.reading
     sure_whole = whole.may_be_a_sure_digit and whole.reading.verdict == DIGIT
     if sure_whole and count_groups(ink.strength) < 2:
         return whole.reading
@@ -139,6 +142,10 @@ def read_number(data: bytes, predictor: Predictor | None = None) -> NumberPredic
     number = _read_groups(predictor, ink, groups)
     if number is None or len(number.digits) > MAX_GROUPS:
         # Groups cut into more digits than a number has (noise): one doubtful mark.
+        return whole.reading
+    if number.verdict != DIGIT and not _reader_sees_digits(ink):
+        # Doubtful pieces in which the number reader, trained on non-digits as well,
+        # sees no digit at all: a grid of tiles or out-of-focus things, one mark.
         return whole.reading
     # ...unless its ink falls into digits side by side that are each a sure digit,
     # surer than the whole, and the number reader reads them in all the ink: a 1
@@ -155,6 +162,11 @@ def _number_over_digit(number: NumberPrediction, digit: NumberPrediction, ink: I
         return False
     reader = get_reader()
     return reader is None or reader.read([ink.strength])[0].text == number.number
+
+
+def _reader_sees_digits(ink: Ink) -> bool:
+    reader = get_reader()
+    return reader is None or reader.read([ink.strength])[0].text != ""
 
 
 def _read_groups(predictor: Predictor, ink: Ink, groups: list[Group]) -> NumberPrediction | None:

@@ -91,6 +91,9 @@ class Ink:
     digit_strength: np.ndarray  # the ink read as one digit (photos: the main piece and
     digit_box: Fractions  # its neighbours; drawings: all the ink, as ``strength``)
     picture_size: tuple[float, float]  # width and height in the pixels of the image sent
+    # False for a photo in which nothing stands out from the paper as ink: noise or a
+    # texture (wood grain, tiles, cloth), which is read as one mark, never as a number.
+    stands_out: bool = True
 
     def pixel_box(self, left: int, top: int, width: int, height: int) -> tuple[int, ...]:
         """A box in ``strength``'s pixels as x, y, width, height in the picture's pixels."""
@@ -122,27 +125,27 @@ def find_ink(data: bytes) -> Ink:
     grey, drawn, original_side = _decode_to_grey(data)
     # Drawings (strokes on a transparent background, as the canvas sends them) are
     # clean: the quick rule below is exact for them. Anything else may be a photo.
+    stands_out = True
     if drawn:
         ink, box = _crop_to_ink(grey)
         digit_ink, digit_box = ink, box
     else:
-        (digit_ink, digit_box), (ink, box) = _photo_ink(grey)
+        try:
+            found = photo_ink.find_ink(grey)
+            (digit_ink, digit_box), (ink, box) = (
+                (found.digit.ink, found.digit.box),
+                (found.number.ink, found.number.box),
+            )
+        except photo_ink.NoInkFound:
+            # Nothing stands out from the paper once noise and shading are removed;
+            # the plain rule still tells a blank page (400) from noise or texture,
+            # which the model then reads as one mark.
+            ink, box = digit_ink, digit_box = _crop_to_ink(grey)
+            stands_out = False
     height, width = grey.shape
     # Big pictures were reduced; the longest side survives EXIF turns.
     scale = original_side / max(height, width)
-    return Ink(ink, box, digit_ink, digit_box, (width * scale, height * scale))
-
-
-def _photo_ink(grey: np.ndarray) -> tuple[tuple[np.ndarray, Fractions], ...]:
-    try:
-        found = photo_ink.find_ink(grey)
-    except photo_ink.NoInkFound:
-        # Nothing stands out from the paper once noise and shading are removed; the
-        # plain rule still tells a blank page (400) from noise or texture, which the
-        # model then calls "no digit".
-        plain = _crop_to_ink(grey)
-        return plain, plain
-    return (found.digit.ink, found.digit.box), (found.number.ink, found.number.box)
+    return Ink(ink, box, digit_ink, digit_box, (width * scale, height * scale), stands_out)
 
 
 def encode_png(array: np.ndarray) -> bytes:

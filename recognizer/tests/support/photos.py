@@ -19,7 +19,7 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFilter
 
 Rng = np.random.Generator
 ORIENTATION = 0x0112  # the EXIF tag phones use for "rotate me when shown"
@@ -386,6 +386,73 @@ BENCH_NON_DIGITS: dict[str, Callable[[Rng], np.ndarray]] = {
     "looping scribbles": bench_scribble,
     "noise and textures": bench_noise,
 }
+
+
+def _scene(rng: Rng) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A photo's size and lighting: an RGB float field with a brightness gradient, and
+    the x and y coordinates (0 to about 1) of its pixels."""
+    height, width = (int(side) for side in rng.integers(300, 900, 2))
+    y, x = np.mgrid[0:height, 0:width] / max(height, width)
+    base = rng.uniform(60, 220) + rng.uniform(-60, 60) * x + rng.uniform(-60, 60) * y
+    return np.repeat(base[..., None], 3, 2) + rng.uniform(-20, 20, 3), x, y
+
+
+def _blurred(rgb: np.ndarray, radius: float) -> np.ndarray:
+    return np.asarray(to_image(rgb).filter(ImageFilter.GaussianBlur(radius)), dtype=np.float32)
+
+
+def nothing_blobs(rng: Rng) -> np.ndarray:
+    """Out-of-focus coloured things."""
+    image = to_image(_scene(rng)[0])
+    draw = ImageDraw.Draw(image)
+    height, width = image.height, image.width
+    for _ in range(int(rng.integers(2, 7))):
+        cx, cy, r = rng.uniform(0, width), rng.uniform(0, height), rng.uniform(20, 200)
+        colour = tuple(int(v) for v in rng.integers(0, 255, 3))
+        draw.ellipse([cx - r, cy - r * rng.uniform(0.5, 1.5), cx + r, cy + r], fill=colour)
+    return _blurred(np.asarray(image, dtype=np.float32), float(rng.uniform(2, 15)))
+
+
+def nothing_wood(rng: Rng) -> np.ndarray:
+    """Wood grain: wavy dark and light stripes."""
+    rgb, x, y = _scene(rng)
+    return rgb + (30 * np.sin(rng.uniform(10, 60) * (x + 0.1 * np.sin(7 * y))))[..., None]
+
+
+def nothing_horizon(rng: Rng) -> np.ndarray:
+    """A wall above a floor, or sky above land, slightly out of focus."""
+    rgb, _x, y = _scene(rng)
+    rgb[y < rng.uniform(0.3, 0.7)] = rng.uniform(120, 230, 3)
+    return _blurred(rgb, 3)
+
+
+def nothing_tiles(rng: Rng) -> np.ndarray:
+    """Tiles and their grout: a grid of thick dark lines across the whole picture."""
+    rgb, x, y = _scene(rng)
+    pitch = rng.uniform(0.05, 0.2)
+    rgb[((x % pitch) < pitch * 0.08) | ((y % pitch) < pitch * 0.08)] *= 0.4
+    return rgb
+
+
+def nothing_cloth(rng: Rng) -> np.ndarray:
+    """A woven or grainy surface."""
+    rgb = _scene(rng)[0]
+    return _blurred(rgb + rng.normal(0, 25, (*rgb.shape[:2], 1)), 1.5)
+
+
+# Photos with no writing in them, as people point a phone at a table, a wall or a floor.
+PHOTOS_OF_NOTHING: dict[str, Callable[[Rng], np.ndarray]] = {
+    "out-of-focus things": nothing_blobs,
+    "wood grain": nothing_wood,
+    "wall and floor": nothing_horizon,
+    "tiles": nothing_tiles,
+    "cloth": nothing_cloth,
+}
+
+
+def photo_of_nothing(scene: np.ndarray, rng: Rng) -> bytes:
+    """A scene from PHOTOS_OF_NOTHING as a phone sends it: sensor noise, then JPEG."""
+    return encode(to_image(scene + rng.normal(0, 5, scene.shape)), "JPEG", quality=85)
 
 
 def non_digit_upload(ink: np.ndarray, rng: Rng) -> bytes:
