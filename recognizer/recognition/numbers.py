@@ -127,11 +127,11 @@ def read_number(data: bytes, predictor: Predictor | None = None) -> NumberPredic
     predictor = predictor or get_predictor()
     ink = find_ink(data)
     whole = _WholeInk(predictor, ink)
-    # A sure digit that looks like one digit, read from the whole ink, is the answer
-    # whatever segmentation would find (see the module docstring)...
     if not ink.stands_out:
         # Noise or a texture: its stripes and tiles are no digits side by side.
         return whole.reading
+    # A sure digit that looks like one digit, read from the whole ink, is the answer
+    # whatever segmentation would find (see the module docstring)...
     sure_whole = whole.may_be_a_sure_digit and whole.reading.verdict == DIGIT
     if sure_whole and count_groups(ink.strength) < 2:
         return whole.reading
@@ -143,7 +143,7 @@ def read_number(data: bytes, predictor: Predictor | None = None) -> NumberPredic
     if number is None or len(number.digits) > MAX_GROUPS:
         # Groups cut into more digits than a number has (noise): one doubtful mark.
         return whole.reading
-    if number.verdict != DIGIT and not _reader_sees_digits(ink):
+    if number.verdict != DIGIT and _reader_text(ink) == "":
         # Doubtful pieces in which the number reader, trained on non-digits as well,
         # sees no digit at all: a grid of tiles or out-of-focus things, one mark.
         return whole.reading
@@ -160,13 +160,14 @@ def _number_over_digit(number: NumberPrediction, digit: NumberPrediction, ink: I
         return False
     if min(reading.confidence for reading in number.digits) <= digit.digits[0].confidence:
         return False
-    reader = get_reader()
-    return reader is None or reader.read([ink.strength])[0].text == number.number
+    return _reader_text(ink) in (None, number.number)
 
 
-def _reader_sees_digits(ink: Ink) -> bool:
+def _reader_text(ink: Ink) -> str | None:
+    """The digits the number reader reads in all the ink ("" for none); None without
+    a reader."""
     reader = get_reader()
-    return reader is None or reader.read([ink.strength])[0].text != ""
+    return None if reader is None else reader.read([ink.strength])[0].text
 
 
 def _read_groups(predictor: Predictor, ink: Ink, groups: list[Group]) -> NumberPrediction | None:

@@ -132,16 +132,15 @@ def find_ink(data: bytes) -> Ink:
     else:
         try:
             found = photo_ink.find_ink(grey)
-            (digit_ink, digit_box), (ink, box) = (
-                (found.digit.ink, found.digit.box),
-                (found.number.ink, found.number.box),
-            )
         except photo_ink.NoInkFound:
             # Nothing stands out from the paper once noise and shading are removed;
             # the plain rule still tells a blank page (400) from noise or texture,
             # which the model then reads as one mark.
             ink, box = digit_ink, digit_box = _crop_to_ink(grey)
             stands_out = False
+        else:
+            digit_ink, digit_box = found.digit.ink, found.digit.box
+            ink, box = found.number.ink, found.number.box
     height, width = grey.shape
     # Big pictures were reduced; the longest side survives EXIF turns.
     scale = original_side / max(height, width)
