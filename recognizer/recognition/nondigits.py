@@ -456,5 +456,13 @@ def non_digit_inks(
     weights = np.array([WEIGHTS[name] for name in names], dtype=float)
     choices = rng.choice(len(names), size=count, p=weights / weights.sum())
     for choice in choices:
-        name = names[choice]
-        yield digit_pair(rng, digits) if name == "digit_pair" else KINDS[name](rng, fonts)
+        ink = _draw(names[choice], rng, digits, fonts)
+        while not ink.any():  # rarely a drawing leaves no ink at all: draw it again
+            ink = _draw(names[choice], rng, digits, fonts)
+        yield ink
+
+
+def _draw(
+    name: str, rng: np.random.Generator, digits: np.ndarray | None, fonts: Sequence[Path]
+) -> np.ndarray:
+    return digit_pair(rng, digits) if name == "digit_pair" else KINDS[name](rng, fonts)

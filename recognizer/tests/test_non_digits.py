@@ -30,6 +30,22 @@ def test_each_training_kind_draws_ink(kind):
     assert ink.max() > 100
 
 
+def test_a_drawing_that_comes_out_blank_is_drawn_again(monkeypatch):
+    # One noise field in 20,000 non-digits (seed 1998) came out with no ink at all, and
+    # training stopped on it ("The image is blank"); such a drawing is drawn again.
+    real_noise, calls = nondigits.noise, []
+
+    def noise_blank_at_first(rng, fonts=()):
+        calls.append(1)
+        return np.zeros((nondigits.CANVAS,) * 2, np.float32) if len(calls) == 1 else real_noise(rng)
+
+    monkeypatch.setitem(nondigits.KINDS, "noise", noise_blank_at_first)
+    monkeypatch.setattr(nondigits, "WEIGHTS", {"noise": 1})
+    made = nondigits.make_non_digits(3, seed=5)
+    assert len(calls) == 4
+    assert (made.max(axis=(1, 2)) > 0).all()
+
+
 def test_without_fonts_letters_are_drawn_from_strokes():
     rng = np.random.default_rng(2)
     assert nondigits.font_letter(rng, []).max() > 100

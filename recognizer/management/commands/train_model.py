@@ -27,9 +27,10 @@ class Command(BaseCommand):
         "MNIST IDX .gz files (or a Keras mnist.npz) from --data. Deterministic for a given "
         "--seed on the same machine and library versions. Example: "
         "manage.py train_model (eleven outputs from random weights), "
-        "manage.py train_model --init-from DIGITS.keras --no-digit-head --epochs 3 "
-        "--learning-rate 1e-3 --final-learning-rate 1e-4 (how the shipped model was made: "
-        "a 'no digit' head beside a ten-output digit model; its metadata records it), or "
+        "manage.py train_model --init-from DIGITS.keras --no-digit-head --epochs 6 "
+        "--non-digits 16000 --learning-rate 1e-3 --final-learning-rate 1e-4 "
+        "(how the shipped model was made: a 'no digit' head beside a ten-output digit "
+        "model; its metadata records it), or "
         "manage.py train_model --epochs 1 --limit 2000 --output /tmp/smoke.keras"
     )
 
