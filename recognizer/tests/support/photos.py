@@ -358,10 +358,15 @@ def bench_shape(rng: Rng) -> np.ndarray:
 
 
 def bench_scribble(rng: Rng) -> np.ndarray:
-    """Lissajous-like loops: a different process from training's random splines."""
+    """Lissajous-like loops: a different process from training's random splines.
+
+    Equal frequencies draw an ellipse (a 0) or, at some phases, a straight line (a 1),
+    which are digits, not scribbles: the second frequency is then one more."""
     sketch = Sketch(rng, _stroke_width(rng))
     t = np.linspace(0, 2 * math.pi, 300)
     a, b = int(rng.integers(2, 6)), int(rng.integers(3, 7))
+    if b == a:
+        b += 1
     x = 0.5 + 0.5 * np.sin(a * t + rng.uniform(0, math.pi))
     y = 0.5 + 0.5 * np.sin(b * t)
     sketch.line(list(zip(x, y, strict=True)))
