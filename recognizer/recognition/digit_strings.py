@@ -8,7 +8,8 @@ from test digits, so the reader is never measured on the way it was taught.
 
 Variation, as people write: each digit's height differs by up to 15 % from the
 string's, the baseline wobbles, neighbours sit from a small gap apart to overlapping by
-a third of a digit's width, and strokes are sometimes thicker (a felt pen).
+a third of a digit's width, or (half of them) are moved up to the ink before them until
+their strokes meet, and strokes are sometimes thicker (a felt pen).
 """
 
 from __future__ import annotations
@@ -22,6 +23,11 @@ GLYPH_HEIGHT = 40  # px; digits are drawn about this tall before the reader scal
 # A neighbour's left edge, relative to the right edge of the ink before it, in digit
 # widths: negative is a gap, positive an overlap.
 OVERLAP = (-0.1, 0.33)
+# The share of neighbours moved left until their ink meets the ink before them (a
+# digit's box says little about where its strokes are: a 7 leaves room under its bar),
+# then on by up to CONTACT_OVERLAP of a digit's width.
+CONTACT_SHARE = 0.5
+CONTACT_OVERLAP = 0.12
 MAX_LENGTH = 6
 
 # What the reader sees: the string's ink scaled to INK_ROWS rows (width in proportion,
@@ -55,14 +61,24 @@ def write_touching(
     ]
     lowest = min(tops)
     tops = [top - lowest for top in tops]
+    height = max(top + glyph.shape[0] for top, glyph in zip(tops, glyphs, strict=True))
+    # Per canvas row, one past the rightmost ink placed so far (0: none yet).
+    ink_ends = np.zeros(height, dtype=np.int64)
     lefts, right = [], 0
-    for i, glyph in enumerate(glyphs):
+    for i, (glyph, top) in enumerate(zip(glyphs, tops, strict=True)):
+        inked = glyph >= INK_LEVEL
         if i:
             width = (glyphs[i - 1].shape[1] + glyph.shape[1]) / 2
-            right = max(lefts[-1] + 1, right - round(rng.uniform(*overlap) * width))
+            left = right - round(rng.uniform(*overlap) * width)
+            if rng.random() < CONTACT_SHARE:
+                left = contact_left(ink_ends[top : top + glyph.shape[0]], inked, left)
+                left -= round(rng.uniform(0, CONTACT_OVERLAP) * width)
+            right = max(lefts[-1] + 1, left)
         lefts.append(right)
+        rows = np.flatnonzero(inked.any(axis=1))
+        ends = right + glyph.shape[1] - np.argmax(inked[rows, ::-1], axis=1)
+        np.maximum.at(ink_ends, top + rows, ends)
         right += glyph.shape[1]
-    height = max(top + glyph.shape[0] for top, glyph in zip(tops, glyphs, strict=True))
     width = max(left + glyph.shape[1] for left, glyph in zip(lefts, glyphs, strict=True))
     canvas = np.zeros((height, width), np.float32)
     for glyph, top, left in zip(glyphs, tops, lefts, strict=True):
@@ -71,6 +87,17 @@ def write_touching(
     if rng.random() < 0.25:
         canvas = ndimage.grey_dilation(canvas, size=(3, 3))
     return canvas
+
+
+def contact_left(ink_ends: np.ndarray, inked: np.ndarray, fallback: int) -> int:
+    """The left edge at which a glyph (its ``inked`` mask) just touches ink ending at
+    ``ink_ends`` per row (one past the rightmost ink; 0 for none); ``fallback`` when no
+    row of the glyph has ink beside it."""
+    rows = np.flatnonzero(inked.any(axis=1) & (ink_ends > 0))
+    if not len(rows):
+        return fallback
+    starts = np.argmax(inked[rows], axis=1)
+    return int(np.max(ink_ends[rows] - starts)) - 1
 
 
 def reader_input(ink: np.ndarray) -> np.ndarray:

@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 from django.conf import settings
+from scipy import ndimage
 
 from recognizer.recognition import digit_strings
 from recognizer.recognition.number_reader import decode, get_reader
@@ -36,6 +37,38 @@ def test_strings_are_made_of_the_digits_given_with_their_text():
         # Wider strings for more digits: each bar is 8 of 16 px tall, so about 12 px
         # at the reader's 24 px ink height.
         assert len(ink_columns) >= 8 * len(text) * 0.5
+
+
+def test_a_digit_moved_up_to_its_neighbour_meets_its_ink_without_covering_it():
+    # The ink so far: a 7-like bar over the first 10 rows, to column 20, and a stem
+    # ending at column 12 below it. The next digit is a block with ink in every row.
+    ink_ends = np.array([20] * 10 + [12] * 20)
+    block = np.zeros((30, 8), dtype=bool)
+    block[:, 2:] = True
+
+    left = digit_strings.contact_left(ink_ends, block, fallback=99)
+
+    # Under the bar it could go further left, but the bar stops it: its ink starts one
+    # column before the bar ends, so the strokes meet.
+    assert left + 2 == 20 - 1
+    # With no ink beside it, the box placement is kept.
+    assert digit_strings.contact_left(np.zeros(30, dtype=int), block, fallback=99) == 99
+
+
+def test_written_strings_mostly_touch():
+    digits = np.zeros((10, 28, 28), dtype=np.uint8)
+    digits[:, 6:22, 10:18] = 255
+    rng = np.random.default_rng(5)
+
+    pieces = []
+    for _ in range(40):
+        canvas = digit_strings.write_touching([digits[0], digits[1]], rng)
+        pieces.append(ndimage.label(canvas >= digit_strings.INK_LEVEL)[1])
+
+    # Boxes from a tenth apart to a third overlapping, or moved until the ink meets:
+    # most pairs are one piece of ink, some are two.
+    assert 1 in pieces and 2 in pieces
+    assert pieces.count(1) > pieces.count(2)
 
 
 def chain(widths: list[int]) -> Group:
