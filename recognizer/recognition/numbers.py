@@ -62,6 +62,7 @@ from recognizer.recognition.segmentation import (
     Group,
     NotANumber,
     Segment,
+    as_one_group,
     best_cut,
     count_groups,
     cut_apart,
@@ -144,16 +145,30 @@ def read_number(data: bytes, predictor: Predictor | None = None) -> NumberPredic
     if number is None or len(number.digits) > MAX_GROUPS:
         # Groups cut into more digits than a number has (noise): one doubtful mark.
         return whole.reading
-    if number.verdict != DIGIT and _reader_text(ink) == "":
-        # Doubtful pieces in which the number reader, trained on non-digits as well,
-        # sees no digit at all: a grid of tiles or out-of-focus things, one mark.
-        return whole.reading
+    if number.verdict != DIGIT:
+        seen = _reader_text(ink)
+        if seen == "":
+            # Doubtful pieces in which the number reader, trained on non-digits as
+            # well, sees no digit at all: a grid of tiles or out-of-focus things, one
+            # mark.
+            return whole.reading
+        if seen is not None and len(seen) > len(number.digits):
+            number = _read_as_one_group(predictor, ink, seen) or number
     # ...unless its ink falls into digits side by side that are each a sure digit,
     # surer than the whole, and the number reader reads them in all the ink: a 1
     # written close to a 4 is "41", not a sure 4.
     if sure_whole and not _number_over_digit(number, whole.reading, ink):
         return whole.reading
     return number
+
+
+def _read_as_one_group(predictor: Predictor, ink: Ink, seen: str) -> NumberPrediction | None:
+    """A doubtful number in which the number reader, reading all the ink at once, sees
+    more digits than its groups gave (a digit swallowed by its neighbour's group, or
+    read short there): all the ink read again as one group, cut to the reader's count.
+    None when that gives another count."""
+    number = _read_groups(predictor, ink, [as_one_group(ink.strength)])
+    return number if number is not None and len(number.digits) == len(seen) else None
 
 
 def _number_over_digit(number: NumberPrediction, digit: NumberPrediction, ink: Ink) -> bool:

@@ -352,11 +352,27 @@ def _merge_stacked(pieces: list[_Piece]) -> list[_Piece]:
 # --- Cutting a group into candidate digits -------------------------------------------
 
 
-def _group(piece: _Piece, ink: np.ndarray, labels: np.ndarray) -> Group:
+def as_one_group(ink: np.ndarray) -> Group:
+    """All the groups of ``ink`` as one, with the candidate cuts of touching digits:
+    to read again where the number reader sees more digits in all the ink than the
+    groups gave (a digit lost in its neighbour's group)."""
+    labels, pieces = _grouped_pieces(ink)
+    whole = pieces[0]
+    for piece in pieces[1:]:
+        whole.absorb(piece)
+    return _cut_group(whole, _own_ink(whole, ink, labels))
+
+
+def _own_ink(piece: _Piece, ink: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """The piece's box of ``ink``, with the ink of other pieces blanked."""
     rows = slice(piece.top, piece.bottom)
     cols = slice(piece.left, piece.right)
     own = np.isin(labels[rows, cols], piece.labels)
-    own_ink = np.where(own, ink[rows, cols], 0.0).astype(np.float32)
+    return np.where(own, ink[rows, cols], 0.0).astype(np.float32)
+
+
+def _group(piece: _Piece, ink: np.ndarray, labels: np.ndarray) -> Group:
+    own_ink = _own_ink(piece, ink, labels)
     height = piece.height
     if piece.width <= MAYBE_SPLIT * height:
         group = Group(left=piece.left, width=piece.width, cuts=[0, piece.width])

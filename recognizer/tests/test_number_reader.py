@@ -10,7 +10,13 @@ from scipy import ndimage
 
 from recognizer.recognition import digit_strings
 from recognizer.recognition.number_reader import decode, get_reader
-from recognizer.recognition.segmentation import Group, Segment, best_cut, segments_to_score
+from recognizer.recognition.segmentation import (
+    Group,
+    Segment,
+    as_one_group,
+    best_cut,
+    segments_to_score,
+)
 
 
 def test_ctc_decoding_merges_repeats_and_drops_blanks():
@@ -69,6 +75,33 @@ def test_written_strings_mostly_touch():
     # most pairs are one piece of ink, some are two.
     assert 1 in pieces and 2 in pieces
     assert pieces.count(1) > pieces.count(2)
+
+
+def test_all_the_ink_read_as_one_group_can_be_cut_where_the_groups_were():
+    # Three bars apart, as three groups would be; read again as one group (where the
+    # reader sees more digits in all the ink than the groups gave), the cuts still
+    # include the gaps, so a cut into the reader's three digits exists.
+    ink = np.zeros((30, 60), dtype=np.float32)
+    for left in (2, 24, 46):
+        ink[2:28, left : left + 10] = 200.0
+
+    group = as_one_group(ink)
+
+    assert (group.left, group.width) == (2, 54)
+    cuts = [group.left + cut for cut in group.cuts]
+    assert any(12 <= cut <= 24 for cut in cuts) and any(34 <= cut <= 46 for cut in cuts)
+    probabilities = np.full((len(group.segments), 11), 0.01)
+    for index, segment in enumerate(group.segments):
+        # Segments' boxes are tight to their ink: a whole bar is 10 wide.
+        digit = {2: 1, 24: 2, 46: 3}.get(segment.left)
+        if digit is not None and segment.width == 10:
+            probabilities[index, digit] = 0.9
+    path = best_cut(group, probabilities, 0.5, "123")
+    assert [(group.segments[i].left, group.segments[i].width) for i in path] == [
+        (2, 10),
+        (24, 10),
+        (46, 10),
+    ]
 
 
 def chain(widths: list[int]) -> Group:
