@@ -309,8 +309,8 @@ def _reader_readings(groups: list[Group]) -> list[StringReading | None]:
 
 # Where the two models disagree about a piece, the reader's digit is given, unless the
 # reader gives its digit less than DOUBTFUL_READING and the digit model its own more than
-# SURE_PIECE (a 3 the reader took for a 7 at 0.4: touching numbers +3 and +1 of 800 on
-# two seeds, none read right before lost).
+# SURE_PIECE (a 3 a reader took for a 7 at 0.4; with a reader being tried, touching
+# numbers +3 and +1 of 800 on two dev seeds, none read right before lost).
 DOUBTFUL_READING = 0.7
 SURE_PIECE = 0.95
 

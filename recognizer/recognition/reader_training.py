@@ -5,7 +5,8 @@ turn the 28x144 input into 36 columns of features, a dense layer and a bidirecti
 LSTM read them in order, and a dense layer gives, per column, logits for CTC's blank
 and the ten digits. CTC is the loss: the strings need no per-digit positions, which
 touching digits do not have. Trained on strings of 1 to 6 touching or overlapping
-MNIST training digits (recognizer.recognition.digit_strings), and on non-digits
+MNIST training digits (recognizer.recognition.digit_strings: boxes overlapping, or
+strokes meeting), and on non-digits
 (letters, shapes, scribbles, noise: recognizer.recognition.nondigits) whose text is
 empty, so that the reader can say it sees no digit in a group at all.
 """
@@ -145,8 +146,9 @@ def train_reader(
             "seed": seed,
             "batch_size": BATCH,
             "made_by": "recognizer.recognition.digit_strings (1 to 6 MNIST training "
-            "digits, a small gap to a third of a digit's width overlapping); non-digits "
-            "from recognizer.recognition.nondigits, read as no digits",
+            "digits, a small gap to a third of a digit's width overlapping, or half of "
+            "them moved until their ink meets); non-digits from "
+            "recognizer.recognition.nondigits, read as no digits",
             "optimizer": f"Adam, cosine decay from {learning_rate:g}",
             "initial_weights": (
                 {"file": Path(init_from).name, "sha256": sha256_file(Path(init_from))}
