@@ -284,8 +284,8 @@ def _trusted(seen: StringReading) -> bool:
 
 
 def _confirmed(seen: StringReading | None, probabilities: np.ndarray, cut: list[int]) -> bool:
-    """Whether a cut of a narrow group into digits stands: the reader is sure of the
-    digits it sees there, or the digit model reads them in the pieces."""
+    """Whether the number reader backs a cut of a group into digits: it is sure of
+    the digits it sees there, or the digit model reads them in the pieces."""
     if seen is None:
         return False
     return _trusted(seen) or reads_as(probabilities, cut, seen.text)
@@ -356,7 +356,7 @@ def _whole_if_no_digit(
         return cut
     if all(predictor.verdict_of(probabilities[index])[0] == DIGIT for index in cut):
         return cut
-    if seen is not None and (_trusted(seen) or reads_as(probabilities, cut, seen.text)):
+    if _confirmed(seen, probabilities, cut):
         return cut
     return [group.whole]
 
