@@ -61,7 +61,7 @@ LETTER_STROKES: dict[str, list[list[tuple[float, float]]]] = {
 
 
 @functools.lru_cache(maxsize=256)
-def _font(path: Path, size: int) -> ImageFont.FreeTypeFont:
+def font(path: Path, size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(str(path), size)
 
 
@@ -97,7 +97,7 @@ class Pen:
         return np.asarray(self.image, dtype=np.float32)
 
 
-def _smooth_path(anchors: np.ndarray, per_segment: int = 8) -> list:
+def smooth_path(anchors: np.ndarray, per_segment: int = 8) -> list:
     """A smooth curve through anchor points (Catmull-Rom), in unit coordinates."""
     pts = np.vstack([anchors[0], anchors, anchors[-1]])
     p0, p1, p2, p3 = pts[:-3, None], pts[1:-2, None], pts[2:-1, None], pts[3:, None]
@@ -118,16 +118,24 @@ def _smooth_path(anchors: np.ndarray, per_segment: int = 8) -> list:
 def font_letter(rng: np.random.Generator, fonts: Sequence[Path]) -> np.ndarray:
     if not fonts:
         return stroke_letter(rng, fonts)
-    font = _font(fonts[rng.integers(len(fonts))], int(rng.integers(10, 16)) * 5)
+    return typed_character(rng, LETTERS, fonts, turn=15)
+
+
+def typed_character(
+    rng: np.random.Generator, characters: str, fonts: Sequence[Path], turn: float
+) -> np.ndarray:
+    """One of ``characters`` typed in one of ``fonts`` at a random size, turned by up to
+    ``turn`` degrees and sometimes thickened: ink on a CANVAS x CANVAS square."""
+    typeface = font(fonts[rng.integers(len(fonts))], int(rng.integers(10, 16)) * 5)
     image = Image.new("L", (CANVAS, CANVAS), 0)
     ImageDraw.Draw(image).text(
         (CANVAS / 2, CANVAS / 2),
-        LETTERS[rng.integers(len(LETTERS))],
+        characters[rng.integers(len(characters))],
         fill=255,
-        font=font,
+        font=typeface,
         anchor="mm",
     )
-    image = image.rotate(float(rng.uniform(-15, 15)), resample=Image.Resampling.BILINEAR)
+    image = image.rotate(float(rng.uniform(-turn, turn)), resample=Image.Resampling.BILINEAR)
     if rng.random() < 0.4:
         image = image.filter(ImageFilter.MaxFilter(int(rng.choice([3, 5]))))
     return np.asarray(image, dtype=np.float32)
@@ -142,7 +150,8 @@ def stroke_letter(rng: np.random.Generator, _fonts: Sequence[Path] = ()) -> np.n
 
 
 def polygon(rng: np.random.Generator, _fonts: Sequence[Path] = ()) -> np.ndarray:
-    """Triangles, squares, rectangles and regular polygons, outlined or filled."""
+    """Triangles, squares, rectangles and pentagons, outlined or filled; hexagons and
+    octagons filled."""
     pen = Pen(rng)
     sides = int(rng.choice([3, 4, 4, 4, 5, 6, 8]))
     turn = rng.uniform(0, 2 * math.pi)
@@ -155,7 +164,8 @@ def polygon(rng: np.random.Generator, _fonts: Sequence[Path] = ()) -> np.ndarray
         for k in range(sides)
     ]
     points = pen.jitter(points, 0.02)
-    if rng.random() < 0.2:
+    # An outlined hexagon or octagon is how a 0 looks drawn in straight strokes.
+    if sides > 5 or rng.random() < 0.2:
         pen.draw.polygon([pen.point(x, y) for x, y in points], fill=255)
     else:
         pen.line(points, closed=True)
@@ -239,7 +249,7 @@ def scribble(rng: np.random.Generator, _fonts: Sequence[Path] = ()) -> np.ndarra
     """A smooth random scribble through many points: too many turns to be a digit."""
     pen = Pen(rng, (2, 9))
     anchors = rng.uniform(0, 1, size=(int(rng.integers(8, 16)), 2))
-    pen.line(_smooth_path(anchors))
+    pen.line(smooth_path(anchors))
     return pen.ink()
 
 

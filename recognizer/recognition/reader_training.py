@@ -34,6 +34,7 @@ from recognizer.recognition.digit_strings import (  # noqa: E402
 from recognizer.recognition.mnist_data import MnistData, sha256_file  # noqa: E402
 from recognizer.recognition.nondigits import non_digit_inks  # noqa: E402
 from recognizer.recognition.number_reader import decode  # noqa: E402
+from recognizer.recognition.pen_digits import make_pen_digits  # noqa: E402
 from recognizer.recognition.training import (  # noqa: E402
     save_with_identity,
     write_json_atomically,
@@ -89,13 +90,15 @@ def train_reader(
     epochs: int = 8,
     seed: int = 2026,
     non_digits: int = 0,
+    pen_digits: int = 0,
     init_from: Path | None = None,
     learning_rate: float = 2e-3,
     verbose: int = 2,
     log: Callable[[str], None] = print,
 ) -> dict:
-    """Train on ``strings`` strings of MNIST training digits and ``non_digits`` made-up
-    non-digits (read as no digits), from random weights or from the reader at
+    """Train on ``strings`` strings of MNIST training digits, with ``pen_digits`` digits
+    drawn with a pen or typed (recognizer.recognition.pen_digits) among them, and on
+    ``non_digits`` made-up non-digits (read as no digits), from random weights or from the reader at
     ``init_from``; save the reader and its metadata to ``output`` and its .json, and
     return the metadata.
 
@@ -106,6 +109,9 @@ def train_reader(
     keras.utils.set_random_seed(seed)
     train_x, train_y = data.x_train[:-VALIDATION_DIGITS], data.y_train[:-VALIDATION_DIGITS]
     val_x, val_y = data.x_train[-VALIDATION_DIGITS:], data.y_train[-VALIDATION_DIGITS:]
+    if pen_digits:
+        drawn_x, drawn_y = make_pen_digits(pen_digits, seed + 5)
+        train_x, train_y = np.concatenate([train_x, drawn_x]), np.concatenate([train_y, drawn_y])
     inputs, texts = make_strings(train_x, train_y, strings, seed)
     if non_digits:
         inputs = np.concatenate([inputs, make_non_digit_strings(non_digits, seed + 3)])
@@ -142,6 +148,7 @@ def train_reader(
         "training": {
             "strings": strings,
             "non_digits": non_digits,
+            "pen_digits": pen_digits,
             "epochs": epochs,
             "seed": seed,
             "batch_size": BATCH,

@@ -376,7 +376,7 @@ def test_train_number_reader_refuses_an_output_that_is_not_keras_format(tmp_path
         call_command("train_number_reader", output=tmp_path / "reader.h5")
 
 
-def test_a_reader_can_be_trained_further_with_non_digits(mnist_dir, tmp_path):
+def test_a_reader_can_be_trained_further_with_non_digits_and_pen_digits(mnist_dir, tmp_path):
     first, second = tmp_path / "first.keras", tmp_path / "second.keras"
     call_command("train_number_reader", strings=128, epochs=1, output=first, stdout=io.StringIO())
     out = io.StringIO()
@@ -385,6 +385,7 @@ def test_a_reader_can_be_trained_further_with_non_digits(mnist_dir, tmp_path):
         "train_number_reader",
         strings=128,
         non_digits=64,
+        pen_digits=64,
         epochs=1,
         init_from=first,
         learning_rate=5e-4,
@@ -394,6 +395,7 @@ def test_a_reader_can_be_trained_further_with_non_digits(mnist_dir, tmp_path):
 
     metadata = json.loads(second.with_suffix(".json").read_text())
     assert metadata["training"]["non_digits"] == 64
+    assert metadata["training"]["pen_digits"] == 64
     assert metadata["training"]["initial_weights"] == {
         "file": "first.keras",
         "sha256": hashlib.sha256(first.read_bytes()).hexdigest(),

@@ -51,6 +51,13 @@ class Command(BaseCommand):
             "training strings, read as no digits (default %(default)s).",
         )
         parser.add_argument(
+            "--pen-digits",
+            type=non_negative_int,
+            default=0,
+            help="Digits drawn with a pen or typed in a font, put among the MNIST "
+            "training digits the strings are written with (default %(default)s).",
+        )
+        parser.add_argument(
             "--init-from",
             type=Path,
             default=None,
@@ -84,6 +91,7 @@ class Command(BaseCommand):
             epochs=options["epochs"],
             seed=options["seed"],
             non_digits=options["non_digits"],
+            pen_digits=options["pen_digits"],
             init_from=init_from,
             learning_rate=options["learning_rate"],
             verbose=0 if verbosity == 0 else (1 if self.stdout.isatty() else 2),
