@@ -24,7 +24,8 @@ FONT_SHARE = 0.3  # the share of digits typed in a font; the rest are drawn with
 STRAIGHT_SHARE = 0.3  # the share of strokes drawn straight between anchors, not smoothed
 
 # Stroke skeletons of the ten digits in unit coordinates (x right, y down), one list of
-# anchors per stroke, smoothed through; some digits have two ways of being written.
+# anchors per stroke, smoothed through; some digits have two ways of being written, and
+# a 5 and a 7 may have a top bar longer than the digit is tall.
 Strokes = list[list[tuple[float, float]]]
 DIGIT_STROKES: dict[str, list[Strokes]] = {
     "0": [[[(0.5, 0.0), (0.15, 0.3), (0.2, 0.8), (0.5, 1.0), (0.82, 0.75), (0.85, 0.25),
@@ -37,13 +38,18 @@ DIGIT_STROKES: dict[str, list[Strokes]] = {
         [[(0.6, 1.0), (0.6, 0.0), (0.1, 0.65), (0.9, 0.65)]],
         [[(0.2, 0.0), (0.15, 0.6), (0.85, 0.6)], [(0.65, 0.15), (0.65, 1.0)]],
     ],
-    "5": [[[(0.8, 0.0), (0.25, 0.02), (0.2, 0.45), (0.6, 0.38), (0.85, 0.68), (0.55, 1.0),
-            (0.15, 0.88)]]],
+    "5": [
+        [[(0.8, 0.0), (0.25, 0.02), (0.2, 0.45), (0.6, 0.38), (0.85, 0.68), (0.55, 1.0),
+          (0.15, 0.88)]],
+        [[(1.0, 0.2), (0.1, 0.2), (0.08, 0.5)],
+         [(0.08, 0.5), (0.3, 0.45), (0.45, 0.65), (0.3, 0.85), (0.05, 0.8)]],
+    ],
     "6": [[[(0.72, 0.0), (0.35, 0.3), (0.18, 0.72), (0.45, 1.0), (0.8, 0.78), (0.6, 0.52),
             (0.22, 0.65)]]],
     "7": [
         [[(0.12, 0.0), (0.88, 0.0), (0.4, 1.0)]],
         [[(0.12, 0.0), (0.88, 0.0), (0.4, 1.0)], [(0.32, 0.5), (0.78, 0.5)]],
+        [[(0.0, 0.2), (1.0, 0.2), (0.75, 0.8)]],
     ],
     "8": [[[(0.55, 0.47), (0.25, 0.25), (0.5, 0.0), (0.78, 0.22), (0.5, 0.47), (0.18, 0.75),
             (0.48, 1.0), (0.82, 0.76), (0.55, 0.47)]]],
