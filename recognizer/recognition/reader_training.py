@@ -6,7 +6,8 @@ LSTM read them in order, and a dense layer gives, per column, logits for CTC's b
 and the ten digits. CTC is the loss: the strings need no per-digit positions, which
 touching digits do not have. Trained on strings of 1 to 6 touching or overlapping
 MNIST training digits (recognizer.recognition.digit_strings: boxes overlapping, or
-strokes meeting), and on non-digits
+strokes meeting), optionally with digits drawn with a pen or typed among them
+(recognizer.recognition.pen_digits), and on non-digits
 (letters, shapes, scribbles, noise: recognizer.recognition.nondigits) whose text is
 empty, so that the reader can say it sees no digit in a group at all.
 """
@@ -98,9 +99,9 @@ def train_reader(
 ) -> dict:
     """Train on ``strings`` strings of MNIST training digits, with ``pen_digits`` digits
     drawn with a pen or typed (recognizer.recognition.pen_digits) among them, and on
-    ``non_digits`` made-up non-digits (read as no digits), from random weights or from the reader at
-    ``init_from``; save the reader and its metadata to ``output`` and its .json, and
-    return the metadata.
+    ``non_digits`` made-up non-digits (read as no digits), from random weights or from
+    the reader at ``init_from``; save the reader and its metadata to ``output`` and its
+    .json, and return the metadata.
 
     The last VALIDATION_DIGITS training digits are kept out of the training strings
     and make the validation strings; test strings are made of MNIST test digits.
@@ -154,7 +155,8 @@ def train_reader(
             "batch_size": BATCH,
             "made_by": "recognizer.recognition.digit_strings (1 to 6 MNIST training "
             "digits, a small gap to a third of a digit's width overlapping, or half of "
-            "them moved until their ink meets); non-digits from "
+            "them moved until their ink meets), pen_digits of them drawn with a pen or "
+            "typed (recognizer.recognition.pen_digits); non-digits from "
             "recognizer.recognition.nondigits, read as no digits",
             "optimizer": f"Adam, cosine decay from {learning_rate:g}",
             "initial_weights": (
