@@ -187,15 +187,15 @@ def with_no_digit_head(digit_model: keras.Model) -> keras.Model:
         i for i, layer in enumerate(digit_model.layers) if isinstance(layer, layers.Conv2D)
     ]
     # The first block ends at the first dropout (a model without one: its first convolution).
-    first_block = next(
+    first_block_end = next(
         (layer for layer in digit_model.layers if isinstance(layer, layers.Dropout)),
         digit_model.layers[convolutions[0]],
     )
-    block = digit_model.layers[convolutions[-1] - 1].output
-    features = next(layer for layer in digit_model.layers if isinstance(layer, layers.Flatten))
+    last_block_end = digit_model.layers[convolutions[-1] - 1]
+    flatten = next(layer for layer in digit_model.layers if isinstance(layer, layers.Flatten))
     inner = keras.Model(
         digit_model.inputs,
-        [first_block.output, block, features.output, digit_model.outputs[0]],
+        [first_block_end.output, last_block_end.output, flatten.output, digit_model.outputs[0]],
         name=DIGIT_MODEL_LAYER,
     )
     inputs = keras.Input(shape=(IMAGE_SIDE, IMAGE_SIDE), name="image")
