@@ -20,6 +20,7 @@ from scipy import ndimage
 
 INK_LEVEL = 64  # MNIST pixels at least this bright are a digit's ink (its box)
 GLYPH_HEIGHT = 40  # px; digits are drawn about this tall before the reader scales them
+MNIST_INK_ROWS = 20  # px; the box of an MNIST digit's ink, the resolution it comes at
 # A neighbour's left edge, relative to the right edge of the ink before it, in digit
 # widths: negative is a gap, positive an overlap.
 OVERLAP = (-0.1, 0.33)
@@ -46,6 +47,25 @@ def scaled_glyph(digit: np.ndarray, height: float) -> np.ndarray:
     size = (max(2, round(crop.shape[1] * scale)), max(2, round(height)))
     resized = Image.fromarray(crop).resize(size, Image.Resampling.BICUBIC)
     return np.asarray(resized, dtype=np.float32)
+
+
+def at_written_resolution(ink: np.ndarray) -> np.ndarray:
+    """Ink of any size (float, 0 = background, up to 255) cropped and brought to the
+    resolution the strings' digits have: MNIST_INK_ROWS tall (an MNIST digit's box),
+    then GLYPH_HEIGHT tall as scaled_glyph makes them. Non-digits drawn sharp beside
+    soft MNIST digits would teach the reader that a sharp stroke is no digit, and a
+    canvas's strokes are sharp."""
+    ink = np.asarray(ink, dtype=np.float32)
+    rows = np.flatnonzero((ink > 0).any(axis=1))
+    cols = np.flatnonzero((ink > 0).any(axis=0))
+    crop = Image.fromarray(ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1])
+    for rows_wanted, method in (
+        (MNIST_INK_ROWS, Image.Resampling.LANCZOS),
+        (GLYPH_HEIGHT, Image.Resampling.BICUBIC),
+    ):
+        width = max(2, round(crop.width * rows_wanted / crop.height))
+        crop = crop.resize((width, rows_wanted), method)
+    return np.clip(np.asarray(crop), 0, 255)
 
 
 def write_touching(

@@ -29,6 +29,7 @@ from recognizer.recognition.digit_strings import (  # noqa: E402
     MAX_LENGTH,
     READER_COLUMNS,
     READER_ROWS,
+    at_written_resolution,
     make_strings,
     reader_input,
 )
@@ -76,11 +77,12 @@ def encode_texts(texts: list[str]) -> np.ndarray:
 
 
 def make_non_digit_strings(count: int, seed: int) -> np.ndarray:
-    """Reader inputs of ``count`` non-digits (no pairs of digits): their text is empty."""
+    """Reader inputs of ``count`` non-digits (no pairs of digits), at the resolution of
+    the strings' digits: their text is empty."""
     inputs = np.zeros((count, READER_ROWS, READER_COLUMNS), dtype=np.uint8)
     for row, ink in enumerate(non_digit_inks(count, seed)):
         if np.any(np.asarray(ink) > 0):
-            inputs[row] = reader_input(ink)
+            inputs[row] = reader_input(at_written_resolution(ink))
     return inputs
 
 
@@ -157,7 +159,8 @@ def train_reader(
             "digits, a small gap to a third of a digit's width overlapping, or half of "
             "them moved until their ink meets), pen_digits of them drawn with a pen or "
             "typed (recognizer.recognition.pen_digits); non-digits from "
-            "recognizer.recognition.nondigits, read as no digits",
+            "recognizer.recognition.nondigits at the strings' digits' resolution "
+            "(digit_strings.at_written_resolution), read as no digits",
             "optimizer": f"Adam, cosine decay from {learning_rate:g}",
             "initial_weights": (
                 {"file": Path(init_from).name, "sha256": sha256_file(Path(init_from))}

@@ -77,6 +77,34 @@ def test_written_strings_mostly_touch():
     assert pieces.count(1) > pieces.count(2)
 
 
+def test_a_non_digit_comes_to_the_reader_as_soft_as_the_digits_of_its_strings():
+    from PIL import Image, ImageDraw
+
+    from recognizer.recognition.preprocessing import ink_to_mnist
+
+    # A sharp slanted stroke, as a canvas or a non-digit's pen draws it.
+    image = Image.new("L", (400, 400), 0)
+    ImageDraw.Draw(image).line([(120, 40), (280, 360)], fill=255, width=30)
+    ink = np.asarray(image, dtype=np.float32)
+
+    def grey_per_row(reader_input):
+        return ((reader_input > 40) & (reader_input < 215)).sum() / digit_strings.INK_ROWS
+
+    sharp = grey_per_row(digit_strings.reader_input(ink))
+    as_digit = grey_per_row(
+        digit_strings.reader_input(
+            digit_strings.scaled_glyph(ink_to_mnist(ink), digit_strings.GLYPH_HEIGHT)
+        )
+    )
+    as_written = digit_strings.at_written_resolution(ink)
+
+    assert as_written.shape[0] == digit_strings.GLYPH_HEIGHT
+    softened = grey_per_row(digit_strings.reader_input(as_written))
+    # A digit made from 28x28 has grey edges; the non-digit gets some of them too.
+    assert as_digit > 1.3 * sharp
+    assert softened > 1.2 * sharp
+
+
 def test_all_the_ink_read_as_one_group_can_be_cut_where_the_groups_were():
     # Three bars apart, as three groups would be; read again as one group (where the
     # reader sees more digits in all the ink than the groups gave), the cuts still
