@@ -64,7 +64,7 @@ DIGIT_STROKES: dict[str, list[Strokes]] = {
 
 def drawn_digit(rng: np.random.Generator, digit: int) -> np.ndarray:
     """One digit drawn with a round pen along a jittered, narrowed and slanted skeleton,
-    smoothed or in straight strokes (a jerky mouse): ink on a CANVAS x CANVAS square."""
+    smoothed or in straight strokes (a jerky mouse): ink on a nondigits.CANVAS square."""
     pen = Pen(rng, width=(4, 12))
     ways = DIGIT_STROKES[str(digit)]
     narrow, slant = rng.uniform(0.45, 0.9), rng.uniform(-0.25, 0.2)
