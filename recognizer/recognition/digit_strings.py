@@ -18,6 +18,8 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from recognizer.recognition.preprocessing import cropped_to_ink
+
 INK_LEVEL = 64  # MNIST pixels at least this bright are a digit's ink (its box)
 GLYPH_HEIGHT = 40  # px; digits are drawn about this tall before the reader scales them
 MNIST_INK_ROWS = 20  # px; the box of an MNIST digit's ink, the resolution it comes at
@@ -42,11 +44,14 @@ def scaled_glyph(digit: np.ndarray, height: float) -> np.ndarray:
     """An MNIST digit (28x28, 0-255) cropped to its ink and scaled to ``height`` px."""
     rows = np.flatnonzero((digit >= INK_LEVEL).any(axis=1))
     cols = np.flatnonzero((digit >= INK_LEVEL).any(axis=0))
-    crop = digit[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    scale = height / crop.shape[0]
-    size = (max(2, round(crop.shape[1] * scale)), max(2, round(height)))
-    resized = Image.fromarray(crop).resize(size, Image.Resampling.BICUBIC)
-    return np.asarray(resized, dtype=np.float32)
+    crop = Image.fromarray(digit[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1])
+    return np.asarray(_to_height(crop, height, Image.Resampling.BICUBIC), dtype=np.float32)
+
+
+def _to_height(image: Image.Image, height: float, method: Image.Resampling) -> Image.Image:
+    """``image`` resized to ``height`` px (at least 2), its width in proportion."""
+    width = max(2, round(image.width * height / image.height))
+    return image.resize((width, max(2, round(height))), method)
 
 
 def at_written_resolution(ink: np.ndarray) -> np.ndarray:
@@ -55,17 +60,9 @@ def at_written_resolution(ink: np.ndarray) -> np.ndarray:
     then GLYPH_HEIGHT tall as scaled_glyph makes them. Non-digits drawn sharp beside
     soft MNIST digits would teach the reader that a sharp stroke is no digit, and a
     canvas's strokes are sharp."""
-    ink = np.asarray(ink, dtype=np.float32)
-    rows = np.flatnonzero((ink > 0).any(axis=1))
-    cols = np.flatnonzero((ink > 0).any(axis=0))
-    crop = Image.fromarray(ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1])
-    for rows_wanted, method in (
-        (MNIST_INK_ROWS, Image.Resampling.LANCZOS),
-        (GLYPH_HEIGHT, Image.Resampling.BICUBIC),
-    ):
-        width = max(2, round(crop.width * rows_wanted / crop.height))
-        crop = crop.resize((width, rows_wanted), method)
-    return np.clip(np.asarray(crop), 0, 255)
+    crop = Image.fromarray(cropped_to_ink(np.asarray(ink, dtype=np.float32)))
+    small = _to_height(crop, MNIST_INK_ROWS, Image.Resampling.LANCZOS)
+    return np.clip(np.asarray(_to_height(small, GLYPH_HEIGHT, Image.Resampling.BICUBIC)), 0, 255)
 
 
 def write_touching(
@@ -123,10 +120,7 @@ def contact_left(ink_ends: np.ndarray, inked: np.ndarray, fallback: int) -> int:
 def reader_input(ink: np.ndarray) -> np.ndarray:
     """Ink of any size (float, 0 = background, up to 255) as the reader's input:
     READER_ROWS x READER_COLUMNS float32 in 0-255, the ink INK_ROWS tall, left-aligned."""
-    ink = np.asarray(ink, dtype=np.float32)
-    rows = np.flatnonzero((ink > 0).any(axis=1))
-    cols = np.flatnonzero((ink > 0).any(axis=0))
-    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    crop = cropped_to_ink(np.asarray(ink, dtype=np.float32))
     margin = (READER_ROWS - INK_ROWS) // 2
     scale = INK_ROWS / crop.shape[0]
     width = min(READER_COLUMNS - 2 * margin, max(1, round(crop.shape[1] * scale)))

@@ -298,12 +298,17 @@ def ink_to_mnist(ink: np.ndarray) -> np.ndarray:
     full ink) as the 28x28 MNIST-style array: cropped to its ink, longest side 20 px,
     centre of mass at the centre. Reusable per crop (segmented numbers, made-up
     training data). Raises InvalidImage when there is no ink."""
-    ink = np.asarray(ink, dtype=np.float32)
+    return _scale_and_centre(cropped_to_ink(np.asarray(ink, dtype=np.float32)))
+
+
+def cropped_to_ink(ink: np.ndarray) -> np.ndarray:
+    """The smallest box of ``ink`` (0 = background) holding all of its ink. Raises
+    InvalidImage when there is none."""
     rows = np.flatnonzero((ink > 0).any(axis=1))
     cols = np.flatnonzero((ink > 0).any(axis=0))
     if not len(rows):
         raise InvalidImage("The image is blank: draw a digit first.")
-    return _scale_and_centre(ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1])
+    return ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
 
 def _scale_and_centre(crop: np.ndarray) -> np.ndarray:
