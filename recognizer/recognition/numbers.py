@@ -204,7 +204,7 @@ def _read_groups(predictor: Predictor, ink: Ink, groups: list[Group]) -> NumberP
         again = _score(predictor, [cut_apart(scored[k].group) for k in doubtful])
         for k, one in zip(doubtful, again, strict=True):
             scored[k] = one
-    chosen: list[tuple[_Scored, int, np.ndarray | None]] = []
+    chosen: list[_Chosen] = []
     for k, one in enumerate(scored):
         group, seen, own = one.group, one.seen, one.probabilities
         # Cuts are scored by each candidate's digit probabilities: a piece the model
@@ -213,22 +213,16 @@ def _read_groups(predictor: Predictor, ink: Ink, groups: list[Group]) -> NumberP
         cut = _whole_if_no_digit(predictor, group, cut, own, seen)
         if k in doubtful and len(cut) > 1 and not _confirmed(seen, own, cut):
             cut = [group.whole]
+        counted = seen is not None and len(seen.text) == len(cut)
         chosen += [
-            (one, index, _reader_doubt(seen, position, own[index], len(cut)))
+            _Chosen(one, index, _reader_doubt(seen, position, own[index], len(cut)), counted)
             for position, index in enumerate(cut)
         ]
     if len(chosen) < 2:
         return None
     readings = tuple(
-        _reading(
-            predictor,
-            one.inputs[index],
-            one.probabilities[index],
-            one.group.segments[index],
-            ink,
-            doubt,
-        )
-        for one, index, doubt in chosen
+        _reading(predictor, pick.model_input, probabilities, pick.segment, ink, pick.doubt)
+        for pick, probabilities in zip(chosen, _looked_again(predictor, chosen), strict=True)
     )
     if all(reading.prediction.verdict == NO_DIGIT for reading in readings):
         return None
@@ -250,6 +244,45 @@ class _Scored:
     probabilities: np.ndarray
 
 
+@dataclass(frozen=True)
+class _Chosen:
+    """A candidate kept as a digit of the number: its group's scores, its index there,
+    the reader's probabilities where the reader overrules the digit model (None
+    otherwise), and whether the reader counted the digits of its group as cut."""
+
+    scored: _Scored
+    index: int
+    doubt: np.ndarray | None
+    counted: bool
+
+    @property
+    def model_input(self) -> np.ndarray:
+        return self.scored.inputs[self.index]
+
+    @property
+    def first_look(self) -> np.ndarray:
+        return self.scored.probabilities[self.index]
+
+    @property
+    def segment(self) -> Segment:
+        return self.scored.group.segments[self.index]
+
+
+def _looked_again(predictor: Predictor, chosen: list[_Chosen]) -> np.ndarray:
+    """The digit model's probabilities for the digits kept: the first look, on which
+    the cut was chosen, and a second look (Predictor.second_look: doubtful digits read
+    again in changed copies, one call for all) at the digits of groups whose count the
+    reader did not give. Where the reader counted a group, its digits stay as the cut
+    was chosen with it: a second look at a doubtful piece of touching digits would
+    overrule the reading the reader agreed to."""
+    probabilities = np.stack([pick.first_look for pick in chosen])
+    alone = [k for k, pick in enumerate(chosen) if not pick.counted]
+    if alone:
+        inputs = np.stack([chosen[k].model_input for k in alone]).astype(np.float32)
+        probabilities[alone] = predictor.second_look(inputs, probabilities[alone])
+    return probabilities
+
+
 def _score(predictor: Predictor, groups: list[Group]) -> list[_Scored]:
     """Read the groups with the number reader (one call) and their segments with the
     digit model (one call)."""
@@ -263,7 +296,7 @@ def _score(predictor: Predictor, groups: list[Group]) -> list[_Scored]:
     inputs = np.zeros((len(segments), IMAGE_SIDE, IMAGE_SIDE), dtype=np.uint8)
     inputs[scored] = [ink_to_mnist(segments[index].ink) for index in scored]
     probabilities = np.zeros((len(segments), predictor.outputs), dtype=np.float32)
-    probabilities[scored] = predictor.probabilities_for_few(inputs[scored])
+    probabilities[scored] = predictor.probabilities_for_few(inputs[scored], look_again=False)
     result, offset = [], 0
     for group, seen in zip(groups, seen_in, strict=True):
         own = slice(offset, offset + len(group.segments))

@@ -36,6 +36,7 @@ from django.conf import settings
 
 from recognizer.recognition.images import DIGIT_CLASSES, IMAGE_SIDE, NO_DIGIT_CLASS
 from recognizer.recognition.preprocessing import InkReport, preprocess_with_report
+from recognizer.recognition.second_look import COPIES, averaged, changed_copies, doubtful
 from recognizer.storage.models import VERDICT_DIGIT, VERDICT_NO_DIGIT, VERDICT_UNSURE
 
 # Before TensorFlow is first imported, or its C++ start-up messages get through.
@@ -170,6 +171,7 @@ class Predictor:
         # candidates took 6.6 ms padded to 8, 12 took 17.3 ms padded to 32, against
         # 2.4 and 10.5 ms unpadded.
         self._few = self._compile(None, xla=False)
+        self.second_look_below = float(settings.SECOND_LOOK_BELOW)
 
     def _compile(self, batch: int | None, xla: bool = True):
         """A concrete function for a batch size (None: any), compiled with XLA (about
@@ -196,17 +198,37 @@ class Predictor:
         """The model's probabilities (ten digits, then "no digit" if it has that output)
         for one 28x28 array (uint8 values, MNIST convention)."""
         x = np.asarray(model_input, dtype=np.float32).reshape(1, IMAGE_SIDE, IMAGE_SIDE)
-        return self._single(x).numpy()[0]
+        return self.second_look(x, self._single(x).numpy())[0]
 
     def predict_image(self, data: bytes) -> Prediction:
         model_input, report = preprocess_with_report(data)
         probabilities = self.probabilities_for(model_input)
         return self._prediction(model_input, probabilities, report)
 
-    def probabilities_for_few(self, model_inputs: np.ndarray) -> np.ndarray:
+    def probabilities_for_few(
+        self, model_inputs: np.ndarray, look_again: bool = True
+    ) -> np.ndarray:
         """Probabilities (N, outputs) for a few 28x28 arrays in one model call (the
-        candidate digits of a number)."""
-        return self._few(np.asarray(model_inputs, dtype=np.float32)).numpy()
+        candidate digits of a number); without ``look_again``, the first look only."""
+        x = np.asarray(model_inputs, dtype=np.float32)
+        probabilities = self._few(x).numpy()
+        return self.second_look(x, probabilities) if look_again else probabilities
+
+    def second_look(self, x: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+        """``probabilities`` (N, outputs), the first look at the inputs ``x`` (N, 28,
+        28), with the doubtful digits read again in changed copies, all in one call
+        (recognizer.recognition.second_look)."""
+        if self.second_look_below <= 0:
+            return probabilities
+        rows = doubtful(probabilities, self.second_look_below, self._refused(probabilities))
+        if not len(rows):
+            return probabilities
+        copies = np.concatenate([changed_copies(x[row]) for row in rows])
+        outputs = self._few(copies).numpy().reshape(len(rows), COPIES, -1)
+        probabilities = probabilities.copy()
+        for row, seen in zip(rows, outputs, strict=True):
+            probabilities[row] = averaged(probabilities[row], seen)
+        return probabilities
 
     def judge(
         self, model_input: np.ndarray, probabilities: np.ndarray, report: InkReport
@@ -276,7 +298,9 @@ class Predictor:
             # Fixed-size chunks (the last one zero-padded) so one traced graph serves all.
             chunk[: len(part)] = part
             chunk[len(part) :] = 0
-            probabilities[start : start + len(part)] = self._batch(chunk).numpy()[: len(part)]
+            probabilities[start : start + len(part)] = self.second_look(
+                part.astype(np.float32), self._batch(chunk).numpy()[: len(part)]
+            )
         answers = probabilities[:, :DIGIT_CLASSES].argmax(axis=1)
         answers[self._refused(probabilities)] = NO_DIGIT_CLASS
         return answers, probabilities

@@ -111,7 +111,9 @@ def test_all_digits_of_a_number_go_to_the_model_in_one_call(monkeypatch):
     calls = []
     batch = predictor.probabilities_for_few
     monkeypatch.setattr(
-        predictor, "probabilities_for_few", lambda x: calls.append(len(x)) or batch(x)
+        predictor,
+        "probabilities_for_few",
+        lambda x, **options: calls.append(len(x)) or batch(x, **options),
     )
     single = predictor.probabilities_for
     singles = []

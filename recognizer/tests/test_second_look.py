@@ -1,0 +1,77 @@
+"""The second look at doubtful digits (recognizer.recognition.second_look), through the
+shipped model."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from recognizer.recognition.images import DIGIT_CLASSES, NO_DIGIT_CLASS
+from recognizer.recognition.mnist_data import load_mnist
+from recognizer.recognition.predictor import get_predictor
+from recognizer.recognition.second_look import COPIES, changed_copies
+
+
+@pytest.fixture(scope="module")
+def mnist_test(mnist_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    data = load_mnist(mnist_dir)
+    return data.x_test.astype(np.float32), data.y_test
+
+
+def test_the_second_look_reads_more_mnist_test_digits_right_and_leaves_sure_ones_alone(
+    mnist_test,
+):
+    x, y = mnist_test
+    predictor = get_predictor()
+    first = predictor.probabilities_for_few(x, look_again=False)
+    second = predictor.second_look(x, first)
+
+    right_first = int((first[:, :DIGIT_CLASSES].argmax(axis=1) == y).sum())
+    right_second = int((second[:, :DIGIT_CLASSES].argmax(axis=1) == y).sum())
+    assert right_second > right_first
+    # Only the doubtful digits are read again: a sure digit keeps its first look.
+    digits = first[:, :DIGIT_CLASSES]
+    sure = digits.max(axis=1) / digits.sum(axis=1) >= predictor.second_look_below
+    np.testing.assert_array_equal(second[sure], first[sure])
+    assert (~sure).sum() < 0.05 * len(x)
+
+
+def test_the_second_look_keeps_what_is_refused_and_the_share_given_to_digits():
+    predictor = get_predictor()
+    x = np.stack([np.eye(28, dtype=np.float32) * 255] * 2)  # a slanted stroke, twice
+    first = np.zeros((2, predictor.outputs), dtype=np.float32)
+    first[:, [1, 7]] = 0.3  # a doubtful 1 or 7...
+    first[:, NO_DIGIT_CLASS] = 0.4
+    first[1, NO_DIGIT_CLASS] = 1.0  # ...and, in the second row, refused outright
+    first[1, :DIGIT_CLASSES] = 0.0
+
+    second = predictor.second_look(x, first)
+
+    assert not np.array_equal(second[0], first[0])
+    assert second[0, NO_DIGIT_CLASS] == first[0, NO_DIGIT_CLASS]
+    assert second[0, :DIGIT_CLASSES].sum() == pytest.approx(0.6, abs=1e-5)
+    np.testing.assert_array_equal(second[1], first[1])
+
+
+def test_the_changed_copies_move_turn_and_scale_the_ink_without_losing_it():
+    stroke = np.zeros((28, 28), dtype=np.uint8)
+    stroke[6:22, 13:15] = 255  # a 1
+    copies = changed_copies(stroke)
+
+    assert copies.shape == (COPIES, 28, 28)
+    assert len({copy.tobytes() for copy in copies}) == COPIES
+    ink = stroke.sum()
+    for copy in copies:
+        assert 0.75 * ink < copy.sum() < 1.3 * ink
+        rows, columns = np.nonzero(copy > 127)
+        assert abs(rows.mean() - 13.5) < 2 and abs(columns.mean() - 13.5) < 2
+
+
+def test_a_second_look_below_zero_turns_it_off(monkeypatch):
+    predictor = get_predictor()
+    x = np.stack([np.eye(28, dtype=np.float32) * 255])
+    first = np.zeros((1, predictor.outputs), dtype=np.float32)
+    first[0, [1, 7]] = 0.5
+    monkeypatch.setattr(predictor, "second_look_below", 0.0)
+
+    assert predictor.second_look(x, first) is first
