@@ -9,7 +9,8 @@ number reader (``number_reader``, one call for the number) say which digits each
 of touching digits holds, and keep the cut of each group that lines up with that
 (``segmentation.best_cut``). Where the reader and the digit model disagree about a
 digit, the reader's digit is given, flagged unsure, unless the reader doubts it and
-the digit model is sure of its own.
+the digit model is sure of its own. Doubtful digits of groups the reader did not count
+(digits written apart) get the model's second look (``Predictor.second_look``).
 
 One digit stays exactly what it was before numbers existed: when the answer is one
 digit, its model input is made from the whole ink by the same function as

@@ -14,6 +14,9 @@ recognizer.recognition.nondigits) answer "no digit" when that output reaches the
 threshold in their metadata (or, without one, when it beats every digit); below the
 threshold, an answer whose "no digit" output still beats every digit is "unsure".
 
+"Second look": a doubtful digit is read again in eight changed copies and the
+readings averaged (recognizer.recognition.second_look; MNIST_SECOND_LOOK_BELOW).
+
 "Unsure": a prediction is flagged when its top probability is below the threshold
 stored in the model's metadata (chosen on held-out validation data, see
 recognizer.recognition.training.UNSURE_RULE), or when the ink does not look like one digit
