@@ -279,7 +279,7 @@ def _looked_again(predictor: Predictor, chosen: list[_Chosen]) -> np.ndarray:
     probabilities = np.stack([pick.first_look for pick in chosen])
     alone = [k for k, pick in enumerate(chosen) if not pick.counted]
     if alone:
-        inputs = np.stack([chosen[k].model_input for k in alone]).astype(np.float32)
+        inputs = np.stack([chosen[k].model_input for k in alone])
         probabilities[alone] = predictor.second_look(inputs, probabilities[alone])
     return probabilities
 

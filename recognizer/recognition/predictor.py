@@ -219,7 +219,7 @@ class Predictor:
 
     def second_look(self, x: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
         """``probabilities`` (N, outputs), the first look at the inputs ``x`` (N, 28,
-        28), with the doubtful digits read again in changed copies, all in one call
+        28, any number type), with the doubtful digits read again in changed copies, all in one call
         (recognizer.recognition.second_look)."""
         if self.second_look_below <= 0:
             return probabilities
@@ -302,7 +302,7 @@ class Predictor:
             chunk[: len(part)] = part
             chunk[len(part) :] = 0
             probabilities[start : start + len(part)] = self.second_look(
-                part.astype(np.float32), self._batch(chunk).numpy()[: len(part)]
+                part, self._batch(chunk).numpy()[: len(part)]
             )
         answers = probabilities[:, :DIGIT_CLASSES].argmax(axis=1)
         answers[self._refused(probabilities)] = NO_DIGIT_CLASS

@@ -67,7 +67,7 @@ def test_the_changed_copies_move_turn_and_scale_the_ink_without_losing_it():
         assert abs(rows.mean() - 13.5) < 2 and abs(columns.mean() - 13.5) < 2
 
 
-def test_a_second_look_below_zero_turns_it_off(monkeypatch):
+def test_a_second_look_share_of_zero_turns_it_off(monkeypatch):
     predictor = get_predictor()
     x = np.stack([np.eye(28, dtype=np.float32) * 255])
     first = np.zeros((1, predictor.outputs), dtype=np.float32)
