@@ -201,6 +201,11 @@ MNIST_DATA_DIR = Path(env_str("MNIST_DATA", str(BASE_DIR.parent / "shared" / "da
 # Doubtful digits (best digit under this share) are read again in changed copies
 # (recognizer.recognition.second_look); 0 turns it off.
 SECOND_LOOK_BELOW = env_float("MNIST_SECOND_LOOK_BELOW", 0.9, minimum=0.0)
+# A second digit model asked about doubtful digits in the second look (optional; see
+# recognizer.recognition.second_opinion).
+SECOND_OPINION_PATH = Path(
+    env_str("MNIST_SECOND_OPINION_PATH", str(BASE_DIR / "ml_models" / "second_opinion.keras"))
+)
 # TensorFlow's thread pools per process (0: TensorFlow picks); one each suits
 # several gunicorn threads sharing one model (README, "Performance").
 TF_INTRA_THREADS = env_int("MNIST_TF_INTRA_THREADS", 1, minimum=0)

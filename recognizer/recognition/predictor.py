@@ -14,8 +14,10 @@ recognizer.recognition.nondigits) answer "no digit" when that output reaches the
 threshold in their metadata (or, without one, when it beats every digit); below the
 threshold, an answer whose "no digit" output still beats every digit is "unsure".
 
-"Second look": a doubtful digit is read again in eight changed copies and the
-readings averaged (recognizer.recognition.second_look; MNIST_SECOND_LOOK_BELOW).
+"Second look": a doubtful digit is read again in eight changed copies, by this model
+and, where there is one, by a second digit model, and the readings averaged
+(recognizer.recognition.second_look and .second_opinion; MNIST_SECOND_LOOK_BELOW,
+MNIST_SECOND_OPINION_PATH).
 
 "Unsure": a prediction is flagged when its top probability is below the threshold
 stored in the model's metadata (chosen on held-out validation data, see
@@ -40,6 +42,7 @@ from django.conf import settings
 from recognizer.recognition.images import DIGIT_CLASSES, IMAGE_SIDE, NO_DIGIT_CLASS
 from recognizer.recognition.preprocessing import InkReport, preprocess_with_report
 from recognizer.recognition.second_look import COPIES, averaged, changed_copies, doubtful
+from recognizer.recognition.second_opinion import load_second_opinion
 from recognizer.storage.models import VERDICT_DIGIT, VERDICT_NO_DIGIT, VERDICT_UNSURE
 
 # Before TensorFlow is first imported, or its C++ start-up messages get through.
@@ -175,6 +178,7 @@ class Predictor:
         # 2.4 and 10.5 ms unpadded.
         self._few = self._compile(None, xla=False)
         self.second_look_below = float(settings.SECOND_LOOK_BELOW)
+        self.second_opinion = load_second_opinion(Path(settings.SECOND_OPINION_PATH))
 
     def _compile(self, batch: int | None, xla: bool = True):
         """A concrete function for a batch size (None: any), compiled with XLA (about
@@ -219,17 +223,32 @@ class Predictor:
 
     def second_look(self, x: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
         """``probabilities`` (N, outputs), the first look at the inputs ``x`` (N, 28,
-        28, any number type), with the doubtful digits read again in changed copies, all in one call
-        (recognizer.recognition.second_look)."""
+        28, any number type), with the doubtful digits read again in changed copies, all
+        in one call, and by the second opinion where there is one, in one more
+        (recognizer.recognition.second_look and .second_opinion)."""
         if self.second_look_below <= 0:
             return probabilities
         rows = doubtful(probabilities, self.second_look_below, self._refused(probabilities))
         if not len(rows):
             return probabilities
-        copies = np.concatenate([changed_copies(x[row]) for row in rows])
-        outputs = self._few(copies).numpy().reshape(len(rows), COPIES, -1)
+        # Per doubtful digit: its input, then its changed copies.
+        looks = np.stack(
+            [
+                np.concatenate(
+                    [np.asarray(x[row], dtype=np.float32)[np.newaxis], changed_copies(x[row])]
+                )
+                for row in rows
+            ]
+        )
+        readings = self._few(looks[:, 1:].reshape(-1, IMAGE_SIDE, IMAGE_SIDE)).numpy()
+        readings = readings[:, :DIGIT_CLASSES].reshape(len(rows), COPIES, DIGIT_CLASSES)
+        if self.second_opinion is not None:
+            other = self.second_opinion.digit_probabilities(
+                looks.reshape(-1, IMAGE_SIDE, IMAGE_SIDE)
+            )
+            readings = np.concatenate([readings, other.reshape(len(rows), COPIES + 1, -1)], axis=1)
         probabilities = probabilities.copy()
-        for row, seen in zip(rows, outputs, strict=True):
+        for row, seen in zip(rows, readings, strict=True):
             probabilities[row] = averaged(probabilities[row], seen)
         return probabilities
 
@@ -315,6 +334,7 @@ class Predictor:
             "test_accuracy": self.metadata.get("test_accuracy"),
             "unsure_threshold": self.unsure_threshold,
             "no_digit_threshold": self.no_digit_threshold,
+            "second_opinion": self.second_opinion.version if self.second_opinion else None,
             "loaded": True,
             "available": True,
         }

@@ -5,7 +5,9 @@ slightly changed copies (moved one pixel each way, turned 8 degrees each way, 10
 smaller and larger: the changes training's augmentation made), and its digit
 probabilities become the average over the original and the copies. The copies go
 to the model in one batched call, with those of every other doubtful digit of the
-same call. Sure digits (nearly every canvas digit) cost nothing more.
+same call. Sure digits (nearly every canvas digit) cost nothing more. Where there is
+a second opinion (recognizer.recognition.second_opinion), its readings of the digit and
+of the copies are averaged in too, as much as the model's own.
 
 The "no digit" output is left as the first look gave it, so what is refused stays
 refused; the digit probabilities keep the share of the first look's that the model
@@ -58,12 +60,14 @@ def doubtful(probabilities: np.ndarray, below: float, refused: np.ndarray) -> np
     return np.flatnonzero((best < below) & ~refused)
 
 
-def averaged(first: np.ndarray, copies: np.ndarray) -> np.ndarray:
+def averaged(first: np.ndarray, readings: np.ndarray) -> np.ndarray:
     """One row of model outputs after the second look: ``first`` (outputs,) with its
-    digit probabilities replaced by their average over it and ``copies`` (COPIES,
-    outputs), each copy's digits taken in proportion, and scaled to ``first``'s share
-    for digits. The "no digit" output, if any, is ``first``'s."""
-    rows = np.vstack([first[np.newaxis], copies])[:, :DIGIT_CLASSES].astype(np.float64)
+    digit probabilities replaced by their average over it and ``readings`` (K, ten
+    digits or more: the copies, and the second opinion's readings), each reading's
+    digits taken in proportion, and scaled to ``first``'s share for digits. The "no
+    digit" output, if any, is ``first``'s."""
+    rows = np.vstack([first[np.newaxis, :DIGIT_CLASSES], readings[:, :DIGIT_CLASSES]])
+    rows = rows.astype(np.float64)
     rows /= np.maximum(rows.sum(axis=1, keepdims=True), 1e-12)
     result = np.array(first, dtype=np.float32)
     share = float(first[:DIGIT_CLASSES].sum())

@@ -579,7 +579,8 @@ def evaluate(
             "validation_accuracy": val_accuracy,
             "test_digits_called_no_digit": test_no_digit,
             "validation_non_digits_caught": non_digit_caught,
-            "classes": [str(d) for d in range(10)] + ["no_digit"],
+            "classes": [str(d) for d in range(10)]
+            + (["no_digit"] if model.output_shape[-1] == NUM_CLASSES else []),
         },
         "thresholds": {**choose_unsure_threshold(val_probabilities, y_val), **no_digit_choice},
     }

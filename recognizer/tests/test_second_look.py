@@ -1,5 +1,5 @@
 """The second look at doubtful digits (recognizer.recognition.second_look), through the
-shipped model."""
+shipped model and its second opinion (recognizer.recognition.second_opinion)."""
 
 from pathlib import Path
 
@@ -8,8 +8,9 @@ import pytest
 
 from recognizer.recognition.images import DIGIT_CLASSES, NO_DIGIT_CLASS
 from recognizer.recognition.mnist_data import load_mnist
-from recognizer.recognition.predictor import get_predictor
+from recognizer.recognition.predictor import ModelUnavailable, get_predictor
 from recognizer.recognition.second_look import COPIES, changed_copies
+from recognizer.recognition.second_opinion import SecondOpinion, load_second_opinion
 
 
 @pytest.fixture(scope="module")
@@ -75,3 +76,40 @@ def test_a_second_look_share_of_zero_turns_it_off(monkeypatch):
     monkeypatch.setattr(predictor, "second_look_below", 0.0)
 
     assert predictor.second_look(x, first) is first
+
+
+def test_the_second_opinion_reads_more_doubtful_mnist_test_digits_right_than_the_copies_alone(
+    mnist_test, monkeypatch
+):
+    x, y = mnist_test
+    predictor = get_predictor()
+    assert predictor.second_opinion is not None, "ml_models/second_opinion.keras is missing"
+    first = predictor.probabilities_for_few(x, look_again=False)
+    with_opinion = predictor.second_look(x, first)
+    monkeypatch.setattr(predictor, "second_opinion", None)
+    copies_alone = predictor.second_look(x, first)
+
+    def right(probabilities):
+        return int((probabilities[:, :DIGIT_CLASSES].argmax(axis=1) == y).sum())
+
+    assert right(with_opinion) > right(copies_alone)
+    # The "no digit" output, and every sure digit, stay the shipped model's.
+    np.testing.assert_array_equal(with_opinion[:, NO_DIGIT_CLASS], first[:, NO_DIGIT_CLASS])
+    changed = np.flatnonzero((with_opinion != first).any(axis=1))
+    assert 0 < len(changed) < 0.05 * len(x)
+
+
+def test_without_a_second_opinion_file_there_is_none(tmp_path: Path):
+    assert load_second_opinion(tmp_path / "missing.keras") is None
+
+
+def test_a_second_opinion_must_read_28x28_images_and_give_ten_digits(tmp_path: Path):
+    import keras
+
+    inputs = keras.Input(shape=(28, 28))
+    wrong = keras.Model(inputs, keras.layers.Dense(3)(keras.layers.Flatten()(inputs)))
+    path = tmp_path / "three.keras"
+    wrong.save(path)
+
+    with pytest.raises(ModelUnavailable, match="give ten digits"):
+        SecondOpinion(path)

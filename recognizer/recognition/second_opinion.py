@@ -1,0 +1,72 @@
+"""A second opinion on doubtful digits: another digit model, asked only when the
+shipped model is in doubt.
+
+Why: two models of the same design trained from different seeds make different
+mistakes, but averaging them on every image (recognizer.recognition.ensembles) doubles
+the cost of every digit, nearly all of which one model reads surely and rightly. Asked
+only in the second look (recognizer.recognition.second_look), about one digit in a
+hundred on MNIST, the second model costs nothing on sure digits, cannot turn a refused
+input into a digit (the "no digit" output stays the shipped model's), and reads the
+doubtful ones better than the shipped model's changed copies alone (README, "The model").
+
+The model is optional: without ``ml_models/second_opinion.keras``
+(MNIST_SECOND_OPINION_PATH) the second look uses the shipped model alone. It is a
+ten-output digit model made by ``manage.py train_model --non-digits 0`` with another
+``--seed``; a model with a "no digit" output is accepted too, and only its digits
+are read.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import numpy as np
+
+from recognizer.recognition.images import DIGIT_CLASSES, IMAGE_SIDE
+
+
+class SecondOpinion:
+    """The loaded second model, compiled for batches of any size (thread-safe)."""
+
+    def __init__(self, path: Path) -> None:
+        import keras
+        import tensorflow as tf
+
+        from recognizer.recognition.predictor import (
+            ModelUnavailable,
+            compile_concrete,
+            read_metadata,
+        )
+
+        self.path = Path(path)
+        try:
+            model = keras.models.load_model(self.path, compile=False)
+        except Exception as exc:  # a damaged or foreign file: many possible errors
+            raise ModelUnavailable(
+                f"The second opinion {self.path} cannot be loaded: {exc}"
+            ) from exc
+        if tuple(model.input_shape[1:]) != (IMAGE_SIDE, IMAGE_SIDE) or (
+            model.output_shape[-1] < DIGIT_CLASSES
+        ):
+            raise ModelUnavailable(
+                f"The second opinion {self.path} takes {model.input_shape} and gives "
+                f"{model.output_shape}; it must read one 28x28 image and give ten digits."
+            )
+        self.version = str(read_metadata(self.path).get("version") or self.path.name)
+        self._read = compile_concrete(
+            lambda x: model(x, training=False),
+            tf.TensorSpec([None, IMAGE_SIDE, IMAGE_SIDE], tf.float32),
+            xla=False,
+        )
+
+    def digit_probabilities(self, x: np.ndarray) -> np.ndarray:
+        """The ten digit probabilities (N, 10) for N 28x28 model inputs (0-255)."""
+        return self._read(np.asarray(x, dtype=np.float32)).numpy()[:, :DIGIT_CLASSES]
+
+
+@functools.cache
+def load_second_opinion(path: Path) -> SecondOpinion | None:
+    """The second opinion in ``path``, loaded once per process; None when there is no
+    such file (the second look then uses the shipped model alone)."""
+    return SecondOpinion(path) if Path(path).is_file() else None
