@@ -115,6 +115,17 @@ def compile_concrete(run, spec, xla: bool = True):
     raise AssertionError("unreachable")
 
 
+def load_keras_model(path: Path, what: str):
+    """The Keras model in ``path`` (uncompiled); ModelUnavailable, naming it as
+    ``what``, when the file cannot be loaded."""
+    import keras
+
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception as exc:  # a damaged or foreign file: many possible errors
+        raise ModelUnavailable(f"The {what} {path} cannot be loaded: {exc}") from exc
+
+
 def read_metadata(model_path: Path) -> dict[str, Any]:
     path = Path(model_path).with_suffix(".json")
     try:
@@ -145,14 +156,7 @@ class Predictor:
                 "`manage.py train_model` or set MNIST_MODEL_PATH."
             )
         _configure_tensorflow_threads(intra_threads, inter_threads)
-        import keras
-
-        try:
-            self.model = keras.models.load_model(self.model_path, compile=False)
-        except Exception as exc:  # a damaged or foreign file: many possible errors
-            raise ModelUnavailable(
-                f"The model file {self.model_path} cannot be loaded: {exc}"
-            ) from exc
+        self.model = load_keras_model(self.model_path, "model file")
         self.metadata = read_metadata(self.model_path)
         self.version = str(self.metadata.get("version") or f"unversioned-{self.model_path.name}")
         self.unsure_threshold = float(
@@ -231,18 +235,13 @@ class Predictor:
         rows = doubtful(probabilities, self.second_look_below, self._refused(probabilities))
         if not len(rows):
             return probabilities
-        # Per doubtful digit: its input, then its changed copies.
-        looks = np.stack(
-            [
-                np.concatenate(
-                    [np.asarray(x[row], dtype=np.float32)[np.newaxis], changed_copies(x[row])]
-                )
-                for row in rows
-            ]
-        )
-        readings = self._few(looks[:, 1:].reshape(-1, IMAGE_SIDE, IMAGE_SIDE)).numpy()
+        inputs = np.asarray(x[rows], dtype=np.float32)
+        copies = np.stack([changed_copies(image) for image in inputs])  # (rows, COPIES, 28, 28)
+        readings = self._few(copies.reshape(-1, IMAGE_SIDE, IMAGE_SIDE)).numpy()
         readings = readings[:, :DIGIT_CLASSES].reshape(len(rows), COPIES, DIGIT_CLASSES)
         if self.second_opinion is not None:
+            # The second opinion reads each doubtful digit and its copies.
+            looks = np.concatenate([inputs[:, np.newaxis], copies], axis=1)
             other = self.second_opinion.digit_probabilities(
                 looks.reshape(-1, IMAGE_SIDE, IMAGE_SIDE)
             )

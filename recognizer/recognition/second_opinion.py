@@ -30,22 +30,17 @@ class SecondOpinion:
     """The loaded second model, compiled for batches of any size (thread-safe)."""
 
     def __init__(self, path: Path) -> None:
-        import keras
         import tensorflow as tf
 
         from recognizer.recognition.predictor import (
             ModelUnavailable,
             compile_concrete,
+            load_keras_model,
             read_metadata,
         )
 
         self.path = Path(path)
-        try:
-            model = keras.models.load_model(self.path, compile=False)
-        except Exception as exc:  # a damaged or foreign file: many possible errors
-            raise ModelUnavailable(
-                f"The second opinion {self.path} cannot be loaded: {exc}"
-            ) from exc
+        model = load_keras_model(self.path, "second opinion")
         if tuple(model.input_shape[1:]) != (IMAGE_SIDE, IMAGE_SIDE) or (
             model.output_shape[-1] < DIGIT_CLASSES
         ):
