@@ -78,7 +78,7 @@ def one_digit_input(ink: Ink) -> tuple[np.ndarray, InkReport]:
     return digit, replace(inspect_ink(digit), box=ink.digit_box)
 
 
-Fractions = tuple[float, float, float, float]  # left, top, right, bottom of the picture
+Fractions = photo_ink.Fractions  # left, top, right, bottom of the picture
 
 
 @dataclass(frozen=True)

@@ -246,3 +246,31 @@ def test_noise_that_cuts_into_more_than_ten_digits_is_one_doubtful_mark(seed):
 
     assert len(reading.digits) == 1
     assert reading.verdict in (UNSURE, NO_DIGIT)
+
+
+def _photo_of(number_png: bytes):
+    import io
+
+    from PIL import Image
+
+    return Image.open(io.BytesIO(on_paper(number_png)))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_number_on_a_note_lying_on_a_desk_is_read(seed):
+    # The desk filled most of the picture and was taken for the paper: "no digit".
+    from recognizer.tests.support.photos import lay_on_a_desk
+
+    rng = np.random.default_rng(seed)
+    picture = lay_on_a_desk(_photo_of(draw_number("2026")), rng)
+    assert read_number(encode(picture, "JPEG", quality=88)).number == "2026"
+
+
+def test_a_number_written_small_on_a_big_page_is_read():
+    # A fifth of a 4,000 px page: at the working size its strokes were a pixel wide.
+    from recognizer.tests.support.photos import on_a_big_page
+
+    rng = np.random.default_rng(4)
+    picture = on_a_big_page(_photo_of(draw_number("2026")), rng, (0.2, 0.21))
+    assert picture.width == 4000
+    assert read_number(encode(picture, "JPEG", quality=88)).number == "2026"

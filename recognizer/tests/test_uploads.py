@@ -155,3 +155,81 @@ def test_a_thin_1_beside_a_bold_digit_is_part_of_the_numbers_ink():
 
     assert found.digit.box[2] < 0.35  # one digit: the 0 alone
     assert found.number.box[2] > 0.49  # the number: the 0 and the 1
+
+
+# --- A sheet of paper on a desk, and ink small in a big picture ------------------------
+
+
+def _ring(image, box, width):
+    from PIL import ImageDraw
+
+    ImageDraw.Draw(image).ellipse(box, outline=30, width=width)
+
+
+def _jpeg(image) -> bytes:
+    return photos.encode(image.convert("RGB"), "JPEG", quality=88)
+
+
+def test_a_note_lying_on_a_darker_desk_is_read_on_the_note():
+    # Before the sheet was looked for, the desk (most of the picture) was taken for the
+    # paper's level and the note for ink: every such photo read "no digit".
+    from PIL import Image
+
+    from recognizer.recognition.preprocessing import find_ink
+
+    note = Image.new("L", (300, 240), 238)
+    _ring(note, (110, 40, 190, 200), 14)
+    desk = Image.new("L", (640, 480), 90)
+    mask = Image.new("L", note.size, 255).rotate(7, expand=True)
+    desk.paste(note.rotate(7, Image.Resampling.BICUBIC, expand=True), (170, 110), mask)
+    data = _jpeg(desk)
+
+    left, top, right, bottom = find_ink(data).box
+    # The ring lies about 280-380 px across and 140-320 px down the picture.
+    assert 260 / 640 < left < right < 400 / 640
+    assert 120 / 480 < top < bottom < 340 / 480
+    assert get_predictor().predict_image(data).digit == 0
+
+
+def test_a_page_lit_unevenly_is_no_sheet_on_a_desk():
+    # A shadow across a page darkens its border as a desk does, but slowly.
+    from recognizer.recognition.photo_ink import paper_sheet
+
+    yy, xx = np.mgrid[0:300, 0:400] / 400
+    page = 245 - 110 * xx - 60 / (1 + np.exp(-(yy - 0.4) * 25))
+    page[100:200, 150:250] = 40  # a stroke of ink
+    assert paper_sheet(page.astype(np.float32)) is None
+
+
+def test_light_chalk_on_a_dark_board_is_no_sheet():
+    from PIL import Image
+
+    from recognizer.recognition.photo_ink import paper_sheet
+
+    board = Image.new("L", (400, 300), 45)
+    _ring(board, (150, 50, 250, 250), 16)
+    chalk = np.asarray(board, dtype=np.float32)
+    chalk = np.where(chalk < 40, 230, chalk).astype(np.float32)  # the ring in light chalk
+    assert paper_sheet(chalk) is None
+    assert get_predictor().predict_image(_jpeg(Image.fromarray(chalk.astype(np.uint8)))).digit == 0
+
+
+def test_a_small_digit_on_a_big_page_is_found_and_seen_closely():
+    # Its ink covers under 0.5 % of the picture: the polarity was then picked by the
+    # paper's noise, and half such photos were refused as blank. At the working size
+    # its strokes were a pixel or two wide; it is looked at again in a window round it.
+    from PIL import Image
+
+    from recognizer.recognition.preprocessing import find_ink
+
+    rng = np.random.default_rng(11)
+    page = 230 + rng.normal(0, 3, (2250, 3000))
+    image = Image.fromarray(np.clip(page, 0, 255).astype(np.uint8))
+    _ring(image, (1800, 1300, 1890, 1460), 18)
+    found = find_ink(_jpeg(image))
+
+    left, top, right, bottom = found.box
+    assert 1790 / 3000 < left < right < 1900 / 3000
+    assert 1290 / 2250 < top < bottom < 1470 / 2250
+    # 160 px of 2,250 would be 23 px tall at the working size of 320 px.
+    assert found.strength.shape[0] >= 30

@@ -225,6 +225,58 @@ def exif_orientation(digit: np.ndarray, rng: Rng) -> bytes:
     return encode(image.transpose(stored), "JPEG", quality=90, exif=exif)
 
 
+def lay_on_a_desk(note: Image.Image, rng: Rng) -> Image.Image:
+    """A picture of paper laid on a darker desk, a little turned, the desk around it on
+    every side: the page is not the whole picture."""
+    angle = float(rng.uniform(-10, 10))
+    turned = note.convert("RGB").rotate(angle, Image.Resampling.BICUBIC, expand=True)
+    mask = Image.new("L", note.size, 255).rotate(angle, Image.Resampling.BICUBIC, expand=True)
+    width = round(turned.width * rng.uniform(1.3, 2.2))
+    height = round(turned.height * rng.uniform(1.3, 2.2))
+    desk_colour = rng.uniform(40, 150) * rng.uniform(0.7, 1.0, size=3)
+    yy, xx = np.mgrid[0:height, 0:width] / max(width, height)
+    grain = rng.normal(0, 6, (height, width)) + 15 * np.sin(xx * rng.uniform(20, 60))
+    desk = desk_colour[None, None, :] * (1 - 0.3 * yy[..., None]) + grain[..., None]
+    picture = to_image(desk)
+    at = (
+        int(rng.integers(0, width - turned.width + 1)),
+        int(rng.integers(0, height - turned.height + 1)),
+    )
+    picture.paste(turned, at, mask)
+    return picture
+
+
+def on_a_big_page(picture: Image.Image, rng: Rng, share: tuple[float, float]) -> Image.Image:
+    """``picture`` on a page so large that it spans ``share`` (a range) of the page's
+    width, as a phone photo is (at most 4,000 px wide); the page continues the picture's
+    own edges."""
+    pixels = np.asarray(picture.convert("RGB"))
+    height, width = pixels.shape[:2]
+    page_width = max(width, min(round(width / rng.uniform(*share)), 4000))
+    page_height = max(round(page_width * 0.75), height)
+    left = int(rng.integers(0, page_width - width + 1))
+    top = int(rng.integers(0, page_height - height + 1))
+    padding = ((top, page_height - height - top), (left, page_width - width - left), (0, 0))
+    return Image.fromarray(np.pad(pixels, padding, mode="edge"))
+
+
+def note_on_a_desk(digit: np.ndarray, rng: Rng) -> bytes:
+    """A slip of paper with the digit on it, lying on a darker desk."""
+    note = to_image(_plain(digit, rng, side=(140, 360)))
+    return encode(lay_on_a_desk(note, rng), "JPEG", quality=88)
+
+
+def small_in_a_big_photo(digit: np.ndarray, rng: Rng) -> bytes:
+    """A phone photo of a page with the digit written small on it: 1,500 to 4,000 px
+    on the long side, the digit a twelfth to a sixth of its height."""
+    long_side = int(rng.integers(1500, 4001))
+    width, height = long_side, int(long_side * 0.75)
+    ink = ink_layer(digit, int(height * rng.uniform(1 / 12, 1 / 6)))
+    rgb = on_paper(ink, (width, height), rng, paper=float(rng.uniform(200, 245)))
+    rgb += rng.normal(0, 3, rgb.shape[:2])[..., None]
+    return encode(to_image(rgb), "JPEG", quality=85)
+
+
 CONDITIONS: dict[str, Callable[[np.ndarray, Rng], bytes]] = {
     "clean JPEG or grey": clean_jpeg,
     "sensor noise (sd 8-12)": sensor_noise,
@@ -239,6 +291,8 @@ CONDITIONS: dict[str, Callable[[np.ndarray, Rng], bytes]] = {
     "huge (2000-4000 px)": huge,
     "rotated up to 15 degrees": rotated,
     "EXIF orientation": exif_orientation,
+    "a note on a desk": note_on_a_desk,
+    "small in a big photo": small_in_a_big_photo,
 }
 
 
