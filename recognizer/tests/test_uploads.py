@@ -193,7 +193,7 @@ def test_a_note_lying_on_a_darker_desk_is_read_on_the_note():
 
 def test_a_page_lit_unevenly_is_no_sheet_on_a_desk():
     # A shadow across a page darkens its border as a desk does, but slowly.
-    from recognizer.recognition.photo_ink import paper_sheet
+    from recognizer.recognition.paper_sheet import paper_sheet
 
     yy, xx = np.mgrid[0:300, 0:400] / 400
     page = 245 - 110 * xx - 60 / (1 + np.exp(-(yy - 0.4) * 25))
@@ -204,7 +204,7 @@ def test_a_page_lit_unevenly_is_no_sheet_on_a_desk():
 def test_light_chalk_on_a_dark_board_is_no_sheet():
     from PIL import Image
 
-    from recognizer.recognition.photo_ink import paper_sheet
+    from recognizer.recognition.paper_sheet import paper_sheet
 
     board = Image.new("L", (400, 300), 45)
     _ring(board, (150, 50, 250, 250), 16)

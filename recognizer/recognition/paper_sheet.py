@@ -1,0 +1,149 @@
+"""Find the sheet of paper in a photo of one lying on a darker surface (a note on a
+desk), so that the ink is looked for on the paper and the desk is not taken for it.
+
+photo_ink measures ink against the paper's own brightness, estimated over windows a
+third of the picture wide. When a desk fills most of the picture, that estimate is the
+desk, and the bright note itself looks like ink (or, by the polarity rule, like light
+ink on a dark board): such photos read "no digit". ``paper_sheet`` finds the sheet
+first, on a small copy, and paints the surface round it the paper's grey.
+
+Otsu's threshold is ten lines of NumPy here rather than scikit-image, which would be a
+second image library for one function (see README, "Image library").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+Region = tuple[slice, slice]  # rows, columns of the grey picture
+
+# The sheet is found on a copy of this size (px):
+SHEET_SIDE = 128
+SHEET_STROKE = 0.06  # the closing that takes the ink out: this share of the side
+SHEET_CONTRAST = 24  # the paper at least this much brighter than the surface (0-255)
+SHEET_MIN_AREA = 0.04  # the sheet's box holds at least this share of the picture
+SHEET_MAX_AREA = 0.85  # ...and at most this (else there is no surface to leave out)
+SHEET_MIN_SIDE = 0.15  # ...and at least this share of its width and of its height
+SHEET_COVER = 0.6  # the sheet covers this share of its box (turned by up to ~25 degrees)
+SHEET_SOLID = 0.15  # its widest inscribed circle's radius is this share of the box's side
+SHEET_FILL = 0.7  # this share of the sheet is bright paper (after the closing)
+SHEET_BORDER = 0.6  # this share of the picture's border is the dark surface
+SHEET_RIM = 3  # px at SHEET_SIDE: the sheet's edge and shadow, left out
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """A sheet of paper lying on a darker surface, as found by ``paper_sheet``."""
+
+    region: Region  # the sheet's bounding box, in the picture's pixels
+    # The picture, the surface round the sheet painted the paper's grey.
+    grey: np.ndarray = field(repr=False)
+
+
+def paper_sheet(grey: np.ndarray) -> Sheet | None:
+    """The sheet of paper, when the photo shows one lying on a darker surface (a note
+    on a desk, turned or not), less a rim for its edge and shadow; None for a photo of
+    paper alone, however lit.
+
+    The ink is taken out of the paper first by a grey closing wider than a stroke; the
+    bright and dark levels are split by Otsu's rule; and the largest bright part counts
+    as a sheet only if the two differ clearly, the picture's border is mostly the dark
+    surface, the part is a fair share of the picture, solid and roughly four-sided (not
+    the strokes of light chalk on a dark board), and its outline is a sharp step (a
+    shadow or a brightness gradient across a page changes slowly)."""
+    small = _side_at_most(grey, SHEET_SIDE)
+    height, width = small.shape
+    if min(height, width) < 16:
+        return None
+    ring = np.concatenate([small[0], small[-1], small[1:-1, 0], small[1:-1, -1]])
+    if float(np.median(ring)) + SHEET_CONTRAST > float(np.percentile(small, 98)):
+        return None  # the border is about as bright as the brightest part: no surface
+    paper = ndimage.grey_closing(small, size=max(3, round(SHEET_STROKE * max(height, width))) | 1)
+    threshold = _otsu(paper)
+    bright = paper > threshold
+    if bright.all() or not bright.any():
+        return None
+    step = float(paper[bright].mean()) - float(paper[~bright].mean())
+    border = np.concatenate([bright[0], bright[-1], bright[1:-1, 0], bright[1:-1, -1]])
+    if step < SHEET_CONTRAST or 1.0 - border.mean() < SHEET_BORDER:
+        return None
+    labels, count = ndimage.label(ndimage.binary_fill_holes(bright))
+    sizes = ndimage.sum_labels(np.ones_like(labels), labels, index=np.arange(1, count + 1))
+    sheet = labels == int(np.argmax(sizes)) + 1
+    rows, columns = ndimage.find_objects(sheet.astype(np.int32))[0]
+    box_height, box_width = rows.stop - rows.start, columns.stop - columns.start
+    if not SHEET_MIN_AREA <= box_height * box_width / (height * width) <= SHEET_MAX_AREA:
+        return None
+    if box_height < SHEET_MIN_SIDE * height or box_width < SHEET_MIN_SIDE * width:
+        return None
+    if sheet.sum() < SHEET_COVER * box_height * box_width:
+        return None  # no quadrilateral: strokes (a light 2 on a dark board)
+    if bright[sheet].mean() < SHEET_FILL:
+        return None  # a ring of light strokes, filled in
+    solid = ndimage.distance_transform_edt(bright & sheet).max()
+    if solid < SHEET_SOLID * min(box_height, box_width):
+        return None  # thick strokes, not a sheet
+    if not _sharp_outline(paper, sheet, step):
+        return None
+    # Without the surface's bright streaks that touch the sheet, and less a rim.
+    inner = ndimage.binary_erosion(
+        ndimage.binary_opening(sheet, structure=np.ones((5, 5))), iterations=SHEET_RIM
+    )
+    if not inner.any():
+        return None
+    # Back to the picture's pixels: its box, and the surface painted over.
+    scale_y, scale_x = grey.shape[0] / height, grey.shape[1] / width
+    inside = Image.fromarray(inner.astype(np.uint8) * 255).resize(
+        (grey.shape[1], grey.shape[0]), Image.Resampling.NEAREST
+    )
+    inside = np.asarray(inside) > 0
+    rows, columns = ndimage.find_objects(inside.astype(np.int32))[0]
+    # The coarse outline leaves slivers of the surface inside along a turned sheet's
+    # edges (read as a 1 beside the number): what is as dark as the surface and joins
+    # it is the surface too, and so is a pixel or two of blur beside it.
+    # (Only near the outline: a digit near the sheet's edge keeps its strokes.)
+    near = ndimage.binary_dilation(~inside, iterations=round(SHEET_RIM * max(scale_y, scale_x)))
+    surface = ndimage.binary_propagation(~inside, mask=((grey <= threshold) & near) | ~inside)
+    surface = ndimage.binary_dilation(surface, iterations=2)
+    painted = np.where(surface, np.float32(np.median(grey[~surface])), grey)
+    return Sheet(region=(rows, columns), grey=painted.astype(np.float32))
+
+
+def _sharp_outline(paper: np.ndarray, sheet: np.ndarray, step: float) -> bool:
+    """Whether the level changes by at least half of ``step`` within a few pixels across
+    the sheet's outline, where it does not run along the picture's border."""
+    outline = sheet & ~ndimage.binary_erosion(sheet)
+    outline[[0, -1], :] = False
+    outline[:, [0, -1]] = False
+    if not outline.any():
+        return False
+    spread = ndimage.maximum_filter(paper, size=5) - ndimage.minimum_filter(paper, size=5)
+    return float(np.median(spread[outline])) >= 0.5 * step
+
+
+def _otsu(values: np.ndarray) -> float:
+    """Otsu's threshold of grey levels (0-255): the split with the largest variance
+    between the two classes."""
+    counts, edges = np.histogram(values, bins=64, range=(0.0, 256.0))
+    weights = counts / max(counts.sum(), 1)
+    centres = (edges[:-1] + edges[1:]) / 2
+    below = np.cumsum(weights)
+    below_mean = np.cumsum(weights * centres)
+    total_mean = below_mean[-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        between = (total_mean * below - below_mean) ** 2 / (below * (1.0 - below))
+    between = np.nan_to_num(between[:-1])
+    return float(edges[int(np.argmax(between)) + 1])
+
+
+def _side_at_most(grey: np.ndarray, side: int) -> np.ndarray:
+    longest = max(grey.shape)
+    if longest <= side:
+        return grey
+    scale = side / longest
+    size = (max(1, round(grey.shape[1] * scale)), max(1, round(grey.shape[0] * scale)))
+    return np.asarray(Image.fromarray(grey).resize(size, Image.Resampling.BOX))
