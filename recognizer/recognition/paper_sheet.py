@@ -19,6 +19,8 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from recognizer.recognition.images import with_longest_side
+
 Region = tuple[slice, slice]  # rows, columns of the grey picture
 
 # The sheet is found on a copy of this size (px):
@@ -55,12 +57,13 @@ def paper_sheet(grey: np.ndarray) -> Sheet | None:
     surface, the part is a fair share of the picture, solid and roughly four-sided (not
     the strokes of light chalk on a dark board), and its outline is a sharp step (a
     shadow or a brightness gradient across a page changes slowly)."""
-    small = _side_at_most(grey, SHEET_SIDE)
+    small = grey
+    if max(grey.shape) > SHEET_SIDE:
+        small = with_longest_side(grey, SHEET_SIDE, Image.Resampling.BOX)
     height, width = small.shape
     if min(height, width) < 16:
         return None
-    ring = np.concatenate([small[0], small[-1], small[1:-1, 0], small[1:-1, -1]])
-    if float(np.median(ring)) + SHEET_CONTRAST > float(np.percentile(small, 98)):
+    if float(np.median(_border(small))) + SHEET_CONTRAST > float(np.percentile(small, 98)):
         return None  # the border is about as bright as the brightest part: no surface
     paper = ndimage.grey_closing(small, size=max(3, round(SHEET_STROKE * max(height, width))) | 1)
     threshold = _otsu(paper)
@@ -68,8 +71,7 @@ def paper_sheet(grey: np.ndarray) -> Sheet | None:
     if bright.all() or not bright.any():
         return None
     step = float(paper[bright].mean()) - float(paper[~bright].mean())
-    border = np.concatenate([bright[0], bright[-1], bright[1:-1, 0], bright[1:-1, -1]])
-    if step < SHEET_CONTRAST or 1.0 - border.mean() < SHEET_BORDER:
+    if step < SHEET_CONTRAST or 1.0 - _border(bright).mean() < SHEET_BORDER:
         return None
     labels, count = ndimage.label(ndimage.binary_fill_holes(bright))
     sizes = ndimage.sum_labels(np.ones_like(labels), labels, index=np.arange(1, count + 1))
@@ -140,10 +142,6 @@ def _otsu(values: np.ndarray) -> float:
     return float(edges[int(np.argmax(between)) + 1])
 
 
-def _side_at_most(grey: np.ndarray, side: int) -> np.ndarray:
-    longest = max(grey.shape)
-    if longest <= side:
-        return grey
-    scale = side / longest
-    size = (max(1, round(grey.shape[1] * scale)), max(1, round(grey.shape[0] * scale)))
-    return np.asarray(Image.fromarray(grey).resize(size, Image.Resampling.BOX))
+def _border(picture: np.ndarray) -> np.ndarray:
+    """The picture's outermost pixels, each once."""
+    return np.concatenate([picture[0], picture[-1], picture[1:-1, 0], picture[1:-1, -1]])

@@ -34,7 +34,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from recognizer.recognition.images import EIGHT_CONNECTED
+from recognizer.recognition.images import EIGHT_CONNECTED, with_longest_side
 from recognizer.recognition.paper_sheet import Region, paper_sheet
 
 Fractions = tuple[float, float, float, float]  # left, top, right, bottom of the picture
@@ -95,13 +95,15 @@ def find_ink(grey: np.ndarray) -> PhotoInk:
     0-255, any polarity): on the sheet of paper when the photo shows one on a darker
     surface, and looked at again more closely when the ink is small in the picture."""
     grey = np.asarray(grey, dtype=np.float32)
-    region = _whole(grey)
+    found = None
     sheet = paper_sheet(grey)
-    try:
-        if sheet is None:
-            raise NoInkFound
-        found, region, grey = _find_ink_in(sheet.grey, sheet.region), sheet.region, sheet.grey
-    except NoInkFound:
+    if sheet is not None:
+        try:
+            found, region, grey = _find_ink_in(sheet.grey, sheet.region), sheet.region, sheet.grey
+        except NoInkFound:
+            pass  # nothing on the sheet: look in the whole picture, as without one
+    if found is None:
+        region = _whole(grey)
         found = _find_ink_in(grey, region)
     closer = _closer_view(found.number.box, grey.shape, region)
     if closer is None:
@@ -249,16 +251,13 @@ def _crop(keep: np.ndarray, sharp_ink: np.ndarray) -> InkCrop:
 
 
 def _working_size(grey: np.ndarray) -> np.ndarray:
-    height, width = grey.shape
-    longest = max(height, width)
+    longest = max(grey.shape)
     if MIN_SIDE <= longest <= MAX_SIDE:
         return grey
-    target = MIN_SIDE if longest < MIN_SIDE else MAX_SIDE
-    scale = target / longest
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
     # BOX when reducing keeps thin strokes as grey; BILINEAR when enlarging.
-    method = Image.Resampling.BILINEAR if longest < MIN_SIDE else Image.Resampling.BOX
-    return np.asarray(Image.fromarray(grey).resize(size, method))
+    if longest < MIN_SIDE:
+        return with_longest_side(grey, MIN_SIDE, Image.Resampling.BILINEAR)
+    return with_longest_side(grey, MAX_SIDE, Image.Resampling.BOX)
 
 
 def _paper_brightness(smooth: np.ndarray) -> np.ndarray:
