@@ -104,7 +104,12 @@ def main() -> int:
         print(exc, file=sys.stderr)
         return 2
     predictor = Predictor(args.model, intra_threads=0, inter_threads=0)
-    rng = np.random.default_rng(args.seed)
+    rng = np.random.default_rng(args.seed)  # the uploads'
+    # The other sections draw from their own generators, so that a new upload condition
+    # leaves their drawings as they were.
+    canvas_rng, non_digit_rng, nothing_rng = (
+        np.random.default_rng([args.seed, section]) for section in (1, 2, 3)
+    )
     started = time.monotonic()
     print(f"Model {predictor.version} ({args.model}), unsure below {predictor.unsure_threshold}")
     missed = []
@@ -150,9 +155,9 @@ def main() -> int:
 
     # Canvas drawings.
     canvas = Tally()
-    for index in rng.choice(len(mnist.x_test), size=args.canvas, replace=False):
-        label = int(mnist.y_test[index])
-        canvas.add(*read(predictor, photos.canvas_drawing(mnist.x_test[index], rng)), label)
+    for index in canvas_rng.choice(len(mnist.x_test), size=args.canvas, replace=False):
+        drawing = photos.canvas_drawing(mnist.x_test[index], canvas_rng)
+        canvas.add(*read(predictor, drawing), int(mnist.y_test[index]))
     ok = canvas.accuracy >= TARGETS["canvas"]
     missed += [] if ok else ["canvas"]
     print(
@@ -173,7 +178,8 @@ def main() -> int:
         if count == 0:
             continue
         for _ in range(count):
-            verdict, _digit = read(predictor, photos.non_digit_upload(draw(rng), rng))
+            upload = photos.non_digit_upload(draw(non_digit_rng), non_digit_rng)
+            verdict, _digit = read(predictor, upload)
             counts[verdict] += 1
         caught_all += counts[NO_DIGIT] + counts[UNSURE]
         total_all += count
@@ -198,7 +204,8 @@ def main() -> int:
     for name, scene in photos.PHOTOS_OF_NOTHING.items() if count else ():
         counts = {NO_DIGIT: 0, UNSURE: 0, "digit": 0, "number": 0, None: 0}
         for _ in range(count):
-            verdict, digits = read_digits(predictor, photos.photo_of_nothing(scene(rng), rng))
+            photo = photos.photo_of_nothing(scene(nothing_rng), nothing_rng)
+            verdict, digits = read_digits(predictor, photo)
             counts["number" if len(digits) > 1 else verdict] += 1
         read_as_digits += counts["digit"] + counts["number"]
         total_nothing += count

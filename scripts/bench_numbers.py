@@ -53,10 +53,13 @@ from recognizer.tests.support.written_numbers import (  # noqa: E402
 
 MAX_LENGTH = 6
 TARGETS = {"separated": 0.98, "touching": 0.90, "p95_ms": 25.0}
-# Where else a photographed number turns up: on a note on a desk, or small on a big page.
+# Where else a photographed number turns up: on a note on a desk, small on a big page,
+# under a hand's shadow, on a page photographed with its edge in view.
 MOVED = {
     "on a desk": photos.lay_on_a_desk,
     "small on a big page": lambda picture, rng: photos.on_a_big_page(picture, rng, (0.2, 0.4)),
+    "under a hand's shadow": photos.cast_a_shadow,
+    "the page's edge in view": photos.show_the_page_edge,
 }
 
 
@@ -83,9 +86,10 @@ def percent(hits: list[bool]) -> str:
     return f"{100 * np.mean(hits):6.2f} % ({sum(hits):>4}/{len(hits)})" if hits else "-"
 
 
-def read_moved(numbers, predictor, rng) -> dict[str, list[bool]]:
+def read_moved(numbers, predictor, seed: int) -> dict[str, list[bool]]:
     """The separated photo-style numbers of 2-6 digits read as written and in MOVED's
-    pictures, right or not."""
+    pictures, right or not (each kind of move drawing from its own generator)."""
+    rngs = [np.random.default_rng([seed, index]) for index in range(len(MOVED))]
     hits = defaultdict(list)
     for number in numbers:
         if number.style != "photo" or number.spacing not in SEPARATE_SPACINGS:
@@ -94,7 +98,7 @@ def read_moved(numbers, predictor, rng) -> dict[str, list[bool]]:
             continue
         hits["as written"].append(reads_as(number.image, number.text, predictor))
         picture = Image.open(io.BytesIO(number.image))
-        for name, move in MOVED.items():
+        for (name, move), rng in zip(MOVED.items(), rngs, strict=True):
             data = photos.encode(move(picture, rng), "JPEG", quality=88)
             hits[name].append(reads_as(data, number.text, predictor))
     return hits
@@ -163,7 +167,7 @@ def main() -> int:
     for number, read in errors[: args.show_errors]:
         print(f"  misread {number.text} as {read} ({number.style}, {number.spacing})")
 
-    moved = read_moved(numbers, predictor, np.random.default_rng(args.seed + 1))
+    moved = read_moved(numbers, predictor, args.seed + 1)
     print("\nSeparated photo-style numbers (2-6 digits) read as written and moved:")
     for name, hits in moved.items():
         print(f"  {name:<20} {percent(hits)}")

@@ -5,7 +5,9 @@ photo_ink measures ink against the paper's own brightness, estimated over window
 third of the picture wide. When a desk fills most of the picture, that estimate is the
 desk, and the bright note itself looks like ink (or, by the polarity rule, like light
 ink on a dark board): such photos read "no digit". ``paper_sheet`` finds the sheet
-first, on a small copy, and paints the surface round it the paper's grey.
+first, on a small copy, and paints the surface round it the paper's grey. The same
+holds for a page that fills most of the photo with the desk beyond its edge in view
+along a side or round a corner (a photo taken a little too wide).
 
 Otsu's threshold is ten lines of NumPy here rather than scikit-image, which would be a
 second image library for one function (see README, "Image library").
@@ -35,6 +37,12 @@ SHEET_SOLID = 0.15  # its widest inscribed circle's radius is this share of the 
 SHEET_FILL = 0.7  # this share of the sheet is bright paper (after the closing)
 SHEET_BORDER = 0.6  # this share of the picture's border is the dark surface
 SHEET_RIM = 3  # px at SHEET_SIDE: the sheet's edge and shadow, left out
+# A page that fills most of the photo, the surface beyond its edge in view:
+EDGE_BORDER = 0.1  # this share of the picture's border, at least, is the dark surface
+EDGE_MIN_PAGE, EDGE_MAX_PAGE = 0.3, 0.95  # the page's share of the picture
+EDGE_SURFACE_DARK = 0.85  # what is not the page is this dark (share below Otsu's split)
+EDGE_SURFACE_WIDTH = 0.03  # ...and at its widest this share of the picture's side
+EDGE_CONVEX = 0.97  # this share of the page's rows, and of its columns, are one run
 
 
 @dataclass(frozen=True)
@@ -53,17 +61,21 @@ def paper_sheet(grey: np.ndarray) -> Sheet | None:
 
     The ink is taken out of the paper first by a grey closing wider than a stroke; the
     bright and dark levels are split by Otsu's rule; and the largest bright part counts
-    as a sheet only if the two differ clearly, the picture's border is mostly the dark
-    surface, the part is a fair share of the picture, solid and roughly four-sided (not
-    the strokes of light chalk on a dark board), and its outline is a sharp step (a
-    shadow or a brightness gradient across a page changes slowly)."""
+    as a sheet only if the two differ clearly, it is solid, and its outline is a sharp
+    step (a shadow or a brightness gradient across a page changes slowly); and either
+    the picture's border is mostly the dark surface and the part is a fair share of
+    the picture and roughly four-sided (not the strokes of light chalk on a dark
+    board), or it is a page that fills most of the picture with the surface in view
+    beyond its edge (``_page_with_an_edge_in_view``)."""
     small = grey
     if max(grey.shape) > SHEET_SIDE:
         small = with_longest_side(grey, SHEET_SIDE, Image.Resampling.BOX)
     height, width = small.shape
     if min(height, width) < 16:
         return None
-    if float(np.median(_border(small))) + SHEET_CONTRAST > float(np.percentile(small, 98)):
+    border = _border(small)
+    brightest = float(np.percentile(small, 98))
+    if float(np.percentile(border, EDGE_BORDER * 100)) + SHEET_CONTRAST > brightest:
         return None  # the border is about as bright as the brightest part: no surface
     paper = ndimage.grey_closing(small, size=max(3, round(SHEET_STROKE * max(height, width))) | 1)
     threshold = _otsu(paper)
@@ -71,19 +83,19 @@ def paper_sheet(grey: np.ndarray) -> Sheet | None:
     if bright.all() or not bright.any():
         return None
     step = float(paper[bright].mean()) - float(paper[~bright].mean())
-    if step < SHEET_CONTRAST or 1.0 - _border(bright).mean() < SHEET_BORDER:
+    if step < SHEET_CONTRAST:
         return None
     labels, count = ndimage.label(ndimage.binary_fill_holes(bright))
     sizes = ndimage.sum_labels(np.ones_like(labels), labels, index=np.arange(1, count + 1))
     sheet = labels == int(np.argmax(sizes)) + 1
     rows, columns = ndimage.find_objects(sheet.astype(np.int32))[0]
     box_height, box_width = rows.stop - rows.start, columns.stop - columns.start
-    if not SHEET_MIN_AREA <= box_height * box_width / (height * width) <= SHEET_MAX_AREA:
+    dark_border = 1.0 - _border(bright).mean()
+    if dark_border >= SHEET_BORDER and float(np.median(border)) + SHEET_CONTRAST <= brightest:
+        if not _whole_sheet(sheet, box_height, box_width):
+            return None
+    elif dark_border < EDGE_BORDER or not _page_with_an_edge_in_view(sheet, bright):
         return None
-    if box_height < SHEET_MIN_SIDE * height or box_width < SHEET_MIN_SIDE * width:
-        return None
-    if sheet.sum() < SHEET_COVER * box_height * box_width:
-        return None  # no quadrilateral: strokes (a light 2 on a dark board)
     if bright[sheet].mean() < SHEET_FILL:
         return None  # a ring of light strokes, filled in
     solid = ndimage.distance_transform_edt(bright & sheet).max()
@@ -113,6 +125,42 @@ def paper_sheet(grey: np.ndarray) -> Sheet | None:
     surface = ndimage.binary_dilation(surface, iterations=2)
     painted = np.where(surface, np.float32(np.median(grey[~surface])), grey)
     return Sheet(region=(rows, columns), grey=painted.astype(np.float32))
+
+
+def _whole_sheet(sheet: np.ndarray, box_height: int, box_width: int) -> bool:
+    """Whether ``sheet`` (its box ``box_height`` by ``box_width``) is a note lying
+    whole on the surface: a fair share of the picture, and roughly four-sided."""
+    height, width = sheet.shape
+    if not SHEET_MIN_AREA <= box_height * box_width / (height * width) <= SHEET_MAX_AREA:
+        return False
+    if box_height < SHEET_MIN_SIDE * height or box_width < SHEET_MIN_SIDE * width:
+        return False
+    # Else no quadrilateral: strokes (a light 2 on a dark board).
+    return sheet.sum() >= SHEET_COVER * box_height * box_width
+
+
+def _page_with_an_edge_in_view(sheet: np.ndarray, bright: np.ndarray) -> bool:
+    """Whether ``sheet`` is a page that fills most of the picture with the surface
+    beyond its edge in view along a side or round a corner: what is not the page is
+    dark, a band of some width, and the page is convex (every row and column of it
+    one run), as the part of a turned rectangle inside the picture is. A bold stroke
+    cut by the picture's border notches the paper instead."""
+    share = sheet.mean()
+    if not EDGE_MIN_PAGE <= share <= EDGE_MAX_PAGE:
+        return False
+    if bright[~sheet].mean() > 1.0 - EDGE_SURFACE_DARK:
+        return False
+    if ndimage.distance_transform_edt(~sheet).max() < EDGE_SURFACE_WIDTH * max(sheet.shape):
+        return False
+    return all(_one_run_share(view) >= EDGE_CONVEX for view in (sheet, sheet.T))
+
+
+def _one_run_share(mask: np.ndarray) -> float:
+    """The share of the rows of ``mask`` that hold ink which is one run."""
+    starts = np.count_nonzero(np.diff(mask.astype(np.int8), axis=1) == 1, axis=1)
+    starts += mask[:, 0]
+    filled = starts > 0
+    return float((starts[filled] == 1).mean()) if filled.any() else 0.0
 
 
 def _sharp_outline(paper: np.ndarray, sheet: np.ndarray, step: float) -> bool:

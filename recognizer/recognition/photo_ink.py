@@ -6,8 +6,10 @@ step here answers one way they go wrong:
 1. Sensor noise, JPEG ringing and dithered palettes: a 3x3 median then a light blur
    (tiny images are first enlarged so that these filters never eat a stroke).
 2. Uneven lighting and shadows: the paper's own brightness is estimated by a grey
-   closing (a max then a min filter wider than any stroke) and the ink is measured
-   against it, not against one global background level.
+   closing (a max then a min filter wider than any stroke), and by a flood from the
+   border where a hand's shadow or a desk reaches it (``paper_level``); the ink is
+   measured against it, not against one global background level. Half a page in
+   shadow does not make dark ink look light.
 3. Pencil at low contrast and coloured ballpoint: the threshold follows the ink's own
    strength and the measured noise, not a fixed grey level.
 4. Ruled or squared paper: several long straight runs (horizontal or vertical, up to
@@ -20,6 +22,9 @@ step here answers one way they go wrong:
    (``paper_sheet``), not against a paper level that is the desk's.
 7. Ink small in a big picture: looked for again in a window round it, where its
    strokes are more than a pixel or two wide.
+8. The page's edge in view: a page filling most of the photo with the desk beyond
+   an edge is a sheet too (``paper_sheet``), and a thin band along a side of the
+   picture (the edge itself, a sliver of desk) is not ink.
 
 scipy.ndimage does the filtering (see README, "Image library"), except the 3x3 median:
 see median_3x3.
@@ -35,17 +40,13 @@ from PIL import Image
 from scipy import ndimage
 
 from recognizer.recognition.images import EIGHT_CONNECTED, with_longest_side
+from recognizer.recognition.paper_level import ink_is_dark_after_all, paper_brightness
 from recognizer.recognition.paper_sheet import Region, paper_sheet
 
 Fractions = tuple[float, float, float, float]  # left, top, right, bottom of the picture
 
 MIN_SIDE = 112  # smaller images are enlarged to this before filtering
 MAX_SIDE = 320  # larger ones reduced to this: enough for a 20 px digit, and fast
-# The paper's brightness is measured over windows of this share of the picture's side.
-# A digit cropped tightly has strokes up to a seventh of the side, and a narrower
-# window took their middles for paper (hollow strokes); shadows and gradients vary
-# slowly enough for a third (measured: README, "Photos").
-PAPER_WINDOW = 1 / 3
 MIN_CONTRAST = 32  # the ink must be at least this much darker than the paper (0-255)
 NOISE_SIGMAS = 6.0  # ink must stand this many noise deviations above the paper
 INK_FRACTION = 0.15  # ...and reach this share of the strongest ink
@@ -72,6 +73,10 @@ NUMBER_PIECE_HEIGHT = 0.5
 # is under this (px): the strokes of digits that small are a pixel or two wide...
 CLOSE_LOOK_BELOW = 48
 CLOSER = 0.75  # ...and when that window is at most this share of the picture's side.
+# A thin band along a side of the picture, at least this share of the side long and at
+# most this share of the picture wide, is the page's edge or the desk beyond it.
+EDGE_BAND_LENGTH = 0.3
+EDGE_BAND_WIDTH = 0.1
 
 
 class NoInkFound(Exception):
@@ -177,10 +182,10 @@ def _find_ink_on_paper(grey: np.ndarray) -> PhotoInk:
         # Ink on under 0.5 % of the picture (a small digit on a big page): the tails
         # above are paper and noise, which would pick the polarity by chance.
         low, high = float(smooth.min()), float(smooth.max())
-    if high - middle > middle - low:
+    if high - middle > middle - low and not ink_is_dark_after_all(smooth):
         # Light ink on a dark board: make the ink dark.
         smooth, median = 255.0 - smooth, 255.0 - median
-    paper = _paper_brightness(smooth)
+    paper = paper_brightness(smooth)
     ink = np.clip(paper - smooth, 0, None)
     # The blurred ink finds the strokes; the sharper median-filtered one gives their
     # grey levels, so strokes keep their width.
@@ -196,6 +201,7 @@ def _find_ink_on_paper(grey: np.ndarray) -> PhotoInk:
     # Lines are looked for in everything above the noise: faint lines break up at
     # the ink threshold, and broken lines are not long.
     mask = _without_ruled_lines(mask, ink > max(centre + NOISE_SIGMAS * noise, 1.0))
+    mask = _without_page_edges(mask)
     pieces = _digit_pieces(mask, ink)
     if pieces is None:
         raise NoInkFound
@@ -260,13 +266,6 @@ def _working_size(grey: np.ndarray) -> np.ndarray:
     return with_longest_side(grey, MAX_SIDE, Image.Resampling.BOX)
 
 
-def _paper_brightness(smooth: np.ndarray) -> np.ndarray:
-    """The paper without the ink: a grey closing wider than strokes, then smoothed."""
-    size = max(9, round(PAPER_WINDOW * max(smooth.shape))) | 1
-    paper = ndimage.grey_closing(smooth, size=(size, size))
-    return ndimage.uniform_filter(paper, size=size // 2 | 1)
-
-
 def _without_ruled_lines(mask: np.ndarray, faint: np.ndarray) -> np.ndarray:
     """The mask less long straight lines, with the strokes they crossed bridged."""
     lines = np.zeros_like(mask)
@@ -295,6 +294,29 @@ def _without_ruled_lines(mask: np.ndarray, faint: np.ndarray) -> np.ndarray:
         rest, structure=np.ones((1, gap))
     )
     return rest | (bridged & lines)
+
+
+def _without_page_edges(mask: np.ndarray) -> np.ndarray:
+    """The mask less thin bands that lie along a side of the picture for most of its
+    length: the edge of the page, or a sliver of the desk beyond it, in a photo of a
+    page taken a little too wide. (A digit's bar there is joined to its other strokes,
+    so its piece is not a thin band.)"""
+    labels, count = ndimage.label(mask, structure=EIGHT_CONNECTED)
+    height, width = mask.shape
+    edges = []
+    for index, (rows, columns) in enumerate(ndimage.find_objects(labels), start=1):
+        tall, wide = rows.stop - rows.start, columns.stop - columns.start
+        along_top_or_bottom = (rows.start == 0 or rows.stop == height) and (
+            wide >= EDGE_BAND_LENGTH * width and tall <= EDGE_BAND_WIDTH * height
+        )
+        along_a_side = (columns.start == 0 or columns.stop == width) and (
+            tall >= EDGE_BAND_LENGTH * height and wide <= EDGE_BAND_WIDTH * width
+        )
+        if along_top_or_bottom or along_a_side:
+            edges.append(index)
+    if not edges or len(edges) == count:
+        return mask
+    return mask & ~np.isin(labels, edges)
 
 
 def _typical_thickness(labels: np.ndarray, count: int) -> np.ndarray:

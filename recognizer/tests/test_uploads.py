@@ -233,3 +233,97 @@ def test_a_small_digit_on_a_big_page_is_found_and_seen_closely():
     assert 1290 / 2250 < top < bottom < 1470 / 2250
     # 160 px of 2,250 would be 23 px tall at the working size of 320 px.
     assert found.strength.shape[0] >= 30
+
+
+# --- A hand's shadow, and the page's edge in view ------------------------------------
+
+
+def test_a_hard_shadow_across_the_digit_is_not_ink_and_does_not_turn_the_ink_light():
+    # A hand's shadow darkening half the page by 60 %: the paper's level followed it too
+    # slowly (the shadow near its edge was ink), and the bright half made the dark ink
+    # look like light ink on a dark board.
+    from PIL import Image
+
+    from recognizer.recognition.preprocessing import find_ink
+
+    page = Image.new("L", (360, 360), 235)
+    _ring(page, (140, 100, 220, 260), 12)
+    yy, xx = np.mgrid[0:360, 0:360] / 360
+    shadow = 1 / (1 + np.exp(-(xx + 0.4 * yy - 0.55) * 25))
+    photo = np.asarray(page, dtype=np.float32) * (1 - 0.6 * shadow)
+    data = _jpeg(Image.fromarray(photo.astype(np.uint8)))
+
+    left, top, right, bottom = find_ink(data).box
+    assert 130 / 360 < left < right < 230 / 360
+    assert 90 / 360 < top < bottom < 270 / 360
+    assert get_predictor().predict_image(data).digit == 0
+
+
+def _page_on_a_desk_seen_closely(desk_left: int, desk_bottom: int):
+    """A 400 px photo of a page with a ring on it, the desk (darker) showing beyond the
+    page's left edge and its bottom edge, each a little tilted."""
+    yy, xx = np.mgrid[0:400, 0:400]
+    photo = np.full((400, 400), 232.0, dtype=np.float32)
+    photo[(xx < desk_left + 0.05 * yy) | (yy > 400 - desk_bottom + 0.04 * xx)] = 85.0
+    return photo
+
+
+def test_a_page_with_the_desk_in_view_along_two_sides_is_read_on_the_page():
+    from PIL import Image
+
+    from recognizer.recognition.paper_sheet import paper_sheet
+    from recognizer.recognition.preprocessing import find_ink
+
+    image = Image.fromarray(_page_on_a_desk_seen_closely(70, 50).astype(np.uint8))
+    _ring(image, (170, 110, 250, 270), 12)
+    assert paper_sheet(np.asarray(image, dtype=np.float32)) is not None
+    data = _jpeg(image)
+
+    left, top, right, bottom = find_ink(data).box
+    assert 160 / 400 < left < right < 260 / 400
+    assert 100 / 400 < top < bottom < 280 / 400
+    assert get_predictor().predict_image(data).digit == 0
+
+
+def test_a_sliver_of_desk_along_the_page_is_not_read_as_a_1():
+    from PIL import Image
+
+    from recognizer.recognition.preprocessing import find_ink
+
+    image = Image.fromarray(_page_on_a_desk_seen_closely(6, 0).astype(np.uint8))
+    _ring(image, (170, 110, 250, 270), 12)
+    left, _, right, _ = find_ink(_jpeg(image)).box
+    assert 160 / 400 < left < right < 260 / 400
+
+
+def test_a_bold_stroke_cut_by_the_border_is_no_edge_of_a_page():
+    # A tight crop of a bold 1: a dark band from the top of the picture to the bottom
+    # splits the paper in two, as a desk beyond a page's edge does not.
+    from recognizer.recognition.paper_sheet import paper_sheet
+    from recognizer.recognition.preprocessing import find_ink
+
+    photo = np.full((200, 160), 230.0, dtype=np.float32)
+    photo[:, 95:120] = 30.0
+    assert paper_sheet(photo) is None
+    from PIL import Image
+
+    left, _, right, _ = find_ink(_jpeg(Image.fromarray(photo.astype(np.uint8)))).box
+    assert 90 / 160 < left < right < 125 / 160
+
+
+def test_a_bold_1_filling_most_of_a_tight_crop_is_dark_ink_on_paper():
+    # Its ink is most of the picture, so by the grey levels alone it looked like light
+    # ink (the paper beside it) on a dark board; the paper round it on the picture's
+    # border says which is which.
+    from PIL import Image, ImageFilter
+
+    from recognizer.recognition.preprocessing import find_ink
+
+    image = Image.new("L", (110, 280), 224)
+    Image.Image.paste(image, 30, (18, 6, 92, 274))
+    data = _jpeg(image.filter(ImageFilter.GaussianBlur(3)))
+
+    left, top, right, bottom = find_ink(data).box
+    assert left < 25 / 110 and right > 85 / 110
+    assert top < 15 / 280 and bottom > 265 / 280
+    assert get_predictor().predict_image(data).digit == 1

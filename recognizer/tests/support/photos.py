@@ -277,6 +277,54 @@ def small_in_a_big_photo(digit: np.ndarray, rng: Rng) -> bytes:
     return encode(to_image(rgb), "JPEG", quality=85)
 
 
+def cast_a_shadow(picture: Image.Image, rng: Rng) -> Image.Image:
+    """``picture`` with the shadow of a hand or a phone across it: a third to two
+    thirds darker, its edge soft or fairly sharp, crossing the ink or beside it."""
+    rgb = np.asarray(picture.convert("RGB"), dtype=np.float32)
+    height, width = rgb.shape[:2]
+    yy, xx = np.mgrid[0:height, 0:width] / width
+    angle = rng.uniform(0, 2 * math.pi)
+    across = np.cos(angle) * xx + np.sin(angle) * yy
+    edge = np.quantile(across, rng.uniform(0.3, 0.7))
+    shadow = 1 / (1 + np.exp(-(across - edge) * rng.uniform(10, 40)))
+    rgb = rgb * (1 - rng.uniform(0.35, 0.65) * shadow[..., None])
+    return to_image(rgb + rng.normal(0, 3, rgb.shape[:2])[..., None])
+
+
+def show_the_page_edge(picture: Image.Image, rng: Rng) -> Image.Image:
+    """``picture`` as part of a page photographed a little too wide: the page, a little
+    turned, fills most of the photo, and the desk beyond its edge shows along one or
+    two sides (now and then not at all)."""
+    pixels = np.asarray(picture.convert("RGB"))
+    height, width = pixels.shape[:2]
+    margin = int(0.3 * max(height, width))  # the page goes on beyond the picture
+    page = Image.fromarray(np.pad(pixels, ((margin, margin), (margin, margin), (0, 0)), "edge"))
+    angle = float(rng.uniform(-8, 8))
+    turned = page.rotate(angle, Image.Resampling.BICUBIC, expand=True)
+    mask = Image.new("L", page.size, 255).rotate(angle, Image.Resampling.BICUBIC, expand=True)
+    desk_width, desk_height = turned.width + width, turned.height + height
+    desk_colour = rng.uniform(40, 170) * rng.uniform(0.7, 1.0, size=3)
+    grain = rng.normal(0, 5, (desk_height, desk_width))[..., None]
+    desk = to_image(desk_colour[None, None, :] + grain)
+    desk.paste(turned, (width // 2, height // 2), mask)
+    # The photo: 1.6 times the picture, its centre moved off the picture's by up to 0.3.
+    dx, dy = rng.uniform(-0.3, 0.3, 2) * (rng.random(2) < 0.7)
+    centre_x, centre_y = desk_width / 2 + dx * width, desk_height / 2 + dy * height
+    box = (centre_x - 0.8 * width, centre_y - 0.8 * height)
+    box += (box[0] + 1.6 * width, box[1] + 1.6 * height)
+    return desk.crop(tuple(int(v) for v in box))
+
+
+def hand_shadow(digit: np.ndarray, rng: Rng) -> bytes:
+    note = to_image(_plain(digit, rng, side=(200, 400)))
+    return encode(cast_a_shadow(note, rng), "JPEG", quality=85)
+
+
+def page_edge_in_view(digit: np.ndarray, rng: Rng) -> bytes:
+    note = to_image(_plain(digit, rng, side=(160, 320)))
+    return encode(show_the_page_edge(note, rng), "JPEG", quality=88)
+
+
 CONDITIONS: dict[str, Callable[[np.ndarray, Rng], bytes]] = {
     "clean JPEG or grey": clean_jpeg,
     "sensor noise (sd 8-12)": sensor_noise,
@@ -293,6 +341,8 @@ CONDITIONS: dict[str, Callable[[np.ndarray, Rng], bytes]] = {
     "EXIF orientation": exif_orientation,
     "a note on a desk": note_on_a_desk,
     "small in a big photo": small_in_a_big_photo,
+    "a hand's shadow across the page": hand_shadow,
+    "the page's edge in view": page_edge_in_view,
 }
 
 
