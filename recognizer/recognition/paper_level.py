@@ -37,8 +37,9 @@ BORDER_RUN = 2 / 3
 # the steps, so that paper in full light keeps the closing's level).
 SHADOW_MARGIN = 12.0
 # The window (a share of the side) that takes the slow changes out before polarity is
-# judged again.
+# judged again, where at least this share of the picture's border is lit.
 FLAT_WINDOW = 1 / 4
+LIT_BORDER = 0.1
 
 
 def paper_brightness(smooth: np.ndarray) -> np.ndarray:
@@ -58,10 +59,15 @@ def ink_is_dark_after_all(smooth: np.ndarray) -> bool:
     dark board), whether its ink is dark after all: when the picture's border is mostly
     bright (paper round a bold digit cropped tightly), or when, once its slow changes
     of brightness are taken out, it departs further to the dark side than to the light
-    (dark ink on a page half in shadow)."""
+    and part of its border is lit (dark ink on a page half in shadow)."""
     border = np.concatenate([smooth[0], smooth[-1], smooth[:, 0], smooth[:, -1]])
-    if float(np.median(border)) >= float(np.median(smooth)) + SHADOW_INK:
+    middle = float(np.median(smooth))
+    if float(np.median(border)) >= middle + SHADOW_INK:
         return True
+    if np.mean(border >= middle + SHADOW_INK) < LIT_BORDER:
+        # The border is dark nearly all round: a board, or the black round a light digit
+        # (whose loops would count as dark ink below), not a page partly in shadow.
+        return False
     size = max(9, round(FLAT_WINDOW * max(smooth.shape))) | 1
     flat = smooth - ndimage.uniform_filter(ndimage.uniform_filter(smooth, size), size)
     low, high = np.percentile(flat, [0.5, 99.5])

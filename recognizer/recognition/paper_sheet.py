@@ -35,6 +35,9 @@ SHEET_MIN_SIDE = 0.15  # ...and at least this share of its width and of its heig
 SHEET_COVER = 0.6  # the sheet covers this share of its box (turned by up to ~25 degrees)
 SHEET_SOLID = 0.15  # its widest inscribed circle's radius is this share of the box's side
 SHEET_FILL = 0.7  # this share of the sheet is bright paper (after the closing)
+# ...or this share, when what is dark inside it is the surface's own level (within
+# SHEET_CONTRAST): the surface seen through a light shape's loops.
+SHEET_FILL_OVER_SURFACE = 0.9
 SHEET_BORDER = 0.6  # this share of the picture's border is the dark surface
 SHEET_RIM = 3  # px at SHEET_SIDE: the sheet's edge and shadow, left out
 # A page that fills most of the photo, the surface beyond its edge in view:
@@ -98,6 +101,8 @@ def paper_sheet(grey: np.ndarray) -> Sheet | None:
         return None
     if bright[sheet].mean() < SHEET_FILL:
         return None  # a ring of light strokes, filled in
+    if _surface_seen_through(small, sheet, bright):
+        return None  # a light digit's loops on a dark ground
     solid = ndimage.distance_transform_edt(bright & sheet).max()
     if solid < SHEET_SOLID * min(box_height, box_width):
         return None  # thick strokes, not a sheet
@@ -161,6 +166,17 @@ def _one_run_share(mask: np.ndarray) -> float:
     starts += mask[:, 0]
     filled = starts > 0
     return float((starts[filled] == 1).mean()) if filled.any() else 0.0
+
+
+def _surface_seen_through(small: np.ndarray, sheet: np.ndarray, bright: np.ndarray) -> bool:
+    """Whether the dark inside ``sheet`` is large and exactly as dark as the surface
+    round it: the ground seen through the loops of a light 0 or 8 (an MNIST-style
+    image), not ink on a sheet of paper, which is darker or lighter than a desk."""
+    inside = sheet & ~bright
+    if not inside.any() or bright[sheet].mean() >= SHEET_FILL_OVER_SURFACE:
+        return False
+    gap = abs(float(np.median(small[inside])) - float(np.median(small[~sheet])))
+    return gap < SHEET_CONTRAST
 
 
 def _sharp_outline(paper: np.ndarray, sheet: np.ndarray, step: float) -> bool:

@@ -327,3 +327,35 @@ def test_a_bold_1_filling_most_of_a_tight_crop_is_dark_ink_on_paper():
     assert left < 25 / 110 and right > 85 / 110
     assert top < 15 / 280 and bottom > 265 / 280
     assert get_predictor().predict_image(data).digit == 1
+
+
+def test_an_mnist_style_light_8_on_black_is_no_sheet_and_reads_8():
+    # White strokes on a black ground, as MNIST's own images are: the 8 itself was
+    # taken for a sheet of paper on a dark desk, and its loops for the ink on it.
+    from PIL import Image, ImageDraw, ImageFilter
+
+    from recognizer.recognition.paper_sheet import paper_sheet
+
+    image = Image.new("L", (200, 200), 0)
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((68, 30, 132, 100), outline=255, width=18)
+    draw.ellipse((62, 92, 138, 172), outline=255, width=18)
+    image = image.filter(ImageFilter.GaussianBlur(2))
+    assert paper_sheet(np.asarray(image, dtype=np.float32)) is None
+    assert get_predictor().predict_image(photos.encode(image)).digit == 8
+
+
+def test_a_light_0_on_black_stays_light_ink():
+    # Its hole is black ground inside bright strokes: once the slow changes of
+    # brightness are taken out, the hole departs to the dark side as much as the
+    # strokes to the light, which must not make the ink dark (the ground is dark all
+    # round the border).
+    from PIL import Image, ImageDraw, ImageFilter
+
+    from recognizer.recognition.paper_level import ink_is_dark_after_all
+
+    image = Image.new("L", (56, 56), 0)
+    ImageDraw.Draw(image).ellipse((16, 10, 40, 46), outline=255, width=8)
+    image = image.filter(ImageFilter.GaussianBlur(1))
+    assert not ink_is_dark_after_all(np.asarray(image, dtype=np.float32))
+    assert get_predictor().predict_image(photos.encode(image)).digit == 0

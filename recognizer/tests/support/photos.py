@@ -325,6 +325,16 @@ def page_edge_in_view(digit: np.ndarray, rng: Rng) -> bytes:
     return encode(show_the_page_edge(note, rng), "JPEG", quality=88)
 
 
+def mnist_style(digit: np.ndarray, rng: Rng) -> bytes:
+    """The digit as MNIST's own files show it, light on black, saved as a PNG at 28 to
+    280 px: what people upload to try a digit recogniser."""
+    side = int(rng.integers(28, 281))
+    image = Image.fromarray(np.asarray(digit, dtype=np.uint8))
+    if side != 28:
+        image = image.resize((side, side), Image.Resampling.BICUBIC)
+    return encode(image)
+
+
 CONDITIONS: dict[str, Callable[[np.ndarray, Rng], bytes]] = {
     "clean JPEG or grey": clean_jpeg,
     "sensor noise (sd 8-12)": sensor_noise,
@@ -343,6 +353,7 @@ CONDITIONS: dict[str, Callable[[np.ndarray, Rng], bytes]] = {
     "small in a big photo": small_in_a_big_photo,
     "a hand's shadow across the page": hand_shadow,
     "the page's edge in view": page_edge_in_view,
+    "MNIST-style, light on black": mnist_style,
 }
 
 
