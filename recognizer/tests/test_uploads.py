@@ -170,12 +170,21 @@ def _jpeg(image) -> bytes:
     return photos.encode(image.convert("RGB"), "JPEG", quality=88)
 
 
+def _assert_read_inside(data: bytes, across: tuple, down: tuple, digit: int) -> None:
+    """The ink found lies strictly inside ``across`` and ``down`` (fractions of the
+    picture's width and height), and the picture reads as ``digit``."""
+    from recognizer.recognition.preprocessing import find_ink
+
+    left, top, right, bottom = find_ink(data).box
+    assert across[0] < left < right < across[1]
+    assert down[0] < top < bottom < down[1]
+    assert get_predictor().predict_image(data).digit == digit
+
+
 def test_a_note_lying_on_a_darker_desk_is_read_on_the_note():
     # Before the sheet was looked for, the desk (most of the picture) was taken for the
     # paper's level and the note for ink: every such photo read "no digit".
     from PIL import Image
-
-    from recognizer.recognition.preprocessing import find_ink
 
     note = Image.new("L", (300, 240), 238)
     _ring(note, (110, 40, 190, 200), 14)
@@ -184,11 +193,8 @@ def test_a_note_lying_on_a_darker_desk_is_read_on_the_note():
     desk.paste(note.rotate(7, Image.Resampling.BICUBIC, expand=True), (170, 110), mask)
     data = _jpeg(desk)
 
-    left, top, right, bottom = find_ink(data).box
     # The ring lies about 280-380 px across and 140-320 px down the picture.
-    assert 260 / 640 < left < right < 400 / 640
-    assert 120 / 480 < top < bottom < 340 / 480
-    assert get_predictor().predict_image(data).digit == 0
+    _assert_read_inside(data, (260 / 640, 400 / 640), (120 / 480, 340 / 480), 0)
 
 
 def test_a_page_lit_unevenly_is_no_sheet_on_a_desk():
@@ -244,8 +250,6 @@ def test_a_hard_shadow_across_the_digit_is_not_ink_and_does_not_turn_the_ink_lig
     # look like light ink on a dark board.
     from PIL import Image
 
-    from recognizer.recognition.preprocessing import find_ink
-
     page = Image.new("L", (360, 360), 235)
     _ring(page, (140, 100, 220, 260), 12)
     yy, xx = np.mgrid[0:360, 0:360] / 360
@@ -253,10 +257,7 @@ def test_a_hard_shadow_across_the_digit_is_not_ink_and_does_not_turn_the_ink_lig
     photo = np.asarray(page, dtype=np.float32) * (1 - 0.6 * shadow)
     data = _jpeg(Image.fromarray(photo.astype(np.uint8)))
 
-    left, top, right, bottom = find_ink(data).box
-    assert 130 / 360 < left < right < 230 / 360
-    assert 90 / 360 < top < bottom < 270 / 360
-    assert get_predictor().predict_image(data).digit == 0
+    _assert_read_inside(data, (130 / 360, 230 / 360), (90 / 360, 270 / 360), 0)
 
 
 def _page_on_a_desk_seen_closely(desk_left: int, desk_bottom: int):
@@ -272,17 +273,13 @@ def test_a_page_with_the_desk_in_view_along_two_sides_is_read_on_the_page():
     from PIL import Image
 
     from recognizer.recognition.paper_sheet import paper_sheet
-    from recognizer.recognition.preprocessing import find_ink
 
     image = Image.fromarray(_page_on_a_desk_seen_closely(70, 50).astype(np.uint8))
     _ring(image, (170, 110, 250, 270), 12)
     assert paper_sheet(np.asarray(image, dtype=np.float32)) is not None
     data = _jpeg(image)
 
-    left, top, right, bottom = find_ink(data).box
-    assert 160 / 400 < left < right < 260 / 400
-    assert 100 / 400 < top < bottom < 280 / 400
-    assert get_predictor().predict_image(data).digit == 0
+    _assert_read_inside(data, (160 / 400, 260 / 400), (100 / 400, 280 / 400), 0)
 
 
 def test_a_sliver_of_desk_along_the_page_is_not_read_as_a_1():
