@@ -3,7 +3,8 @@ what its outputs mean.
 
 Preprocessing produces it, the predictor and training feed it to Keras, the MNIST
 loader checks the data set against it, and the admin shows thumbnails at it. Also the
-one resize the photo steps share (``with_longest_side``).
+one resize the photo steps share (``with_longest_side``) and the one way they take a
+picture's border (``border_pixels``).
 """
 
 import numpy as np
@@ -23,3 +24,11 @@ def with_longest_side(grey: np.ndarray, side: int, method: Image.Resampling) -> 
     scale = side / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     return np.asarray(Image.fromarray(grey).resize(size, method))
+
+
+def border_pixels(picture: np.ndarray) -> np.ndarray:
+    """The pixels along the four sides of ``picture``, each once (the corners are not
+    counted twice), as one flat array: top row, bottom row, left and right columns."""
+    if min(picture.shape) < 3:  # every pixel is on the border
+        return picture.ravel()
+    return np.concatenate([picture[0], picture[-1], picture[1:-1, 0], picture[1:-1, -1]])

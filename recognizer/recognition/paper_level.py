@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from recognizer.recognition.images import with_longest_side
+from recognizer.recognition.images import border_pixels, with_longest_side
 
 # The paper's brightness is measured over windows of this share of the picture's side.
 # A digit cropped tightly has strokes up to a seventh of the side, and a narrower
@@ -48,7 +48,7 @@ def paper_brightness(smooth: np.ndarray) -> np.ndarray:
     paper = ndimage.grey_closing(smooth, size=(size, size))
     paper = ndimage.uniform_filter(paper, size=size // 2 | 1)
     ink = paper - smooth
-    rim = np.concatenate([ink[0], ink[-1], ink[:, 0], ink[:, -1]])
+    rim = border_pixels(ink)
     if np.count_nonzero(rim > SHADOW_INK) < SHADOW_RIM * rim.size:
         return paper  # no shadow or desk reaches the border: the closing is right
     return np.minimum(paper, _flooded_from_the_border(smooth) + SHADOW_MARGIN)
@@ -60,7 +60,7 @@ def ink_is_dark_after_all(smooth: np.ndarray) -> bool:
     bright (paper round a bold digit cropped tightly), or when, once its slow changes
     of brightness are taken out, it departs further to the dark side than to the light
     and part of its border is lit (dark ink on a page half in shadow)."""
-    border = np.concatenate([smooth[0], smooth[-1], smooth[:, 0], smooth[:, -1]])
+    border = border_pixels(smooth)
     middle = float(np.median(smooth))
     if float(np.median(border)) >= middle + SHADOW_INK:
         return True

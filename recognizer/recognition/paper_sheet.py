@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from recognizer.recognition.images import with_longest_side
+from recognizer.recognition.images import border_pixels, with_longest_side
 
 Region = tuple[slice, slice]  # rows, columns of the grey picture
 
@@ -38,6 +38,15 @@ SHEET_FILL = 0.7  # this share of the sheet is bright paper (after the closing)
 # ...or this share, when what is dark inside it is the surface's own level (within
 # SHEET_CONTRAST): the surface seen through a light shape's loops.
 SHEET_FILL_OVER_SURFACE = 0.9
+# ...and this share of it is paper in the picture itself (not ink, before the closing),
+# when its ink is the surface's own level: a note is mostly paper.
+SHEET_PAPER = 0.6
+# ...and at most this share of its inside is the dark surface itself, reaching in from
+# round the sheet: the ground between the strokes of light digits on a dark board.
+SHEET_SURFACE_REACH = 0.1
+# No other bright part is this share of the sheet's size: bright shapes of a size side
+# by side are light digits written in a row on a dark board, not a note lying alone.
+SHEET_ALONE = 0.3
 SHEET_BORDER = 0.6  # this share of the picture's border is the dark surface
 SHEET_RIM = 3  # px at SHEET_SIDE: the sheet's edge and shadow, left out
 # A page that fills most of the photo, the surface beyond its edge in view:
@@ -76,7 +85,7 @@ def paper_sheet(grey: np.ndarray) -> Sheet | None:
     height, width = small.shape
     if min(height, width) < 16:
         return None
-    border = _border(small)
+    border = border_pixels(small)
     brightest = float(np.percentile(small, 98))
     if float(np.percentile(border, EDGE_BORDER * 100)) + SHEET_CONTRAST > brightest:
         return None  # the border is about as bright as the brightest part: no surface
@@ -90,10 +99,13 @@ def paper_sheet(grey: np.ndarray) -> Sheet | None:
         return None
     labels, count = ndimage.label(ndimage.binary_fill_holes(bright))
     sizes = ndimage.sum_labels(np.ones_like(labels), labels, index=np.arange(1, count + 1))
-    sheet = labels == int(np.argmax(sizes)) + 1
+    largest = int(np.argmax(sizes))
+    if count > 1 and np.partition(sizes, -2)[-2] >= SHEET_ALONE * sizes[largest]:
+        return None
+    sheet = labels == largest + 1
     rows, columns = ndimage.find_objects(sheet.astype(np.int32))[0]
     box_height, box_width = rows.stop - rows.start, columns.stop - columns.start
-    dark_border = 1.0 - _border(bright).mean()
+    dark_border = 1.0 - border_pixels(bright).mean()
     if dark_border >= SHEET_BORDER and float(np.median(border)) + SHEET_CONTRAST <= brightest:
         if not _whole_sheet(sheet, box_height, box_width):
             return None
@@ -101,8 +113,8 @@ def paper_sheet(grey: np.ndarray) -> Sheet | None:
         return None
     if bright[sheet].mean() < SHEET_FILL:
         return None  # a ring of light strokes, filled in
-    if _surface_seen_through(small, sheet, bright):
-        return None  # a light digit's loops on a dark ground
+    if _surface_seen_through(small, sheet, bright, threshold):
+        return None  # light digits on a dark ground, filled in by the closing
     solid = ndimage.distance_transform_edt(bright & sheet).max()
     if solid < SHEET_SOLID * min(box_height, box_width):
         return None  # thick strokes, not a sheet
@@ -168,15 +180,32 @@ def _one_run_share(mask: np.ndarray) -> float:
     return float((starts[filled] == 1).mean()) if filled.any() else 0.0
 
 
-def _surface_seen_through(small: np.ndarray, sheet: np.ndarray, bright: np.ndarray) -> bool:
-    """Whether the dark inside ``sheet`` is large and exactly as dark as the surface
-    round it: the ground seen through the loops of a light 0 or 8 (an MNIST-style
-    image), not ink on a sheet of paper, which is darker or lighter than a desk."""
-    inside = sheet & ~bright
-    if not inside.any() or bright[sheet].mean() >= SHEET_FILL_OVER_SURFACE:
-        return False
-    gap = abs(float(np.median(small[inside])) - float(np.median(small[~sheet])))
-    return gap < SHEET_CONTRAST
+def _surface_seen_through(
+    small: np.ndarray, sheet: np.ndarray, bright: np.ndarray, threshold: float
+) -> bool:
+    """Whether ``sheet`` is light strokes on the dark surface, which the closing filled
+    in, rather than paper: either the surface itself reaches far into it between the
+    strokes (dark pixels joined to the surface round it through dark pixels: the
+    ground between light digits written in a row), or the dark inside it is large and
+    exactly as dark as the surface (the ground seen through the loops of a light 0 or
+    8, an MNIST-style image, whether the closing filled them or not). Ink on paper is
+    walled in by the paper, and darker or lighter than a desk."""
+    inner = ndimage.binary_erosion(sheet, iterations=SHEET_RIM)
+    dark = small <= threshold
+    surface = ndimage.binary_propagation(~sheet & dark, mask=dark)
+    if inner.any() and (surface & inner).sum() >= SHEET_SURFACE_REACH * inner.sum():
+        return True
+    surface_level = float(np.median(small[~sheet]))
+    # The dark inside after the closing (loops it left open), and in the picture itself
+    # (loops it filled: bold strokes round small loops).
+    for inside, paper_share in (
+        (sheet & ~bright, SHEET_FILL_OVER_SURFACE),
+        (sheet & dark, SHEET_PAPER),
+    ):
+        if inside.any() and 1.0 - inside.sum() / sheet.sum() < paper_share:
+            if abs(float(np.median(small[inside])) - surface_level) < SHEET_CONTRAST:
+                return True
+    return False
 
 
 def _sharp_outline(paper: np.ndarray, sheet: np.ndarray, step: float) -> bool:
@@ -204,8 +233,3 @@ def _otsu(values: np.ndarray) -> float:
         between = (total_mean * below - below_mean) ** 2 / (below * (1.0 - below))
     between = np.nan_to_num(between[:-1])
     return float(edges[int(np.argmax(between)) + 1])
-
-
-def _border(picture: np.ndarray) -> np.ndarray:
-    """The picture's outermost pixels, each once."""
-    return np.concatenate([picture[0], picture[-1], picture[1:-1, 0], picture[1:-1, -1]])

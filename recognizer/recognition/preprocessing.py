@@ -21,7 +21,7 @@ from PIL import Image, ImageOps
 from scipy import ndimage
 
 from recognizer.recognition import image_budget, photo_ink
-from recognizer.recognition.images import EIGHT_CONNECTED, IMAGE_SIDE
+from recognizer.recognition.images import EIGHT_CONNECTED, IMAGE_SIDE, border_pixels
 
 ACCEPTED_FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP")
 DIGIT_BOX = 20  # MNIST's digits fit a 20x20 box inside the 28x28 frame
@@ -265,7 +265,7 @@ def _crop_to_ink(grey: np.ndarray) -> tuple[np.ndarray, Fractions]:
     Full-size passes stay on the decoded (mostly uint8) pixels; float arithmetic only
     runs on the crop, which keeps a canvas image well under a millisecond.
     """
-    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    border = border_pixels(grey)
     background = float(np.median(border))
     # Ink is what differs from the background; its side tells the polarity. Dark ink
     # on paper pulls the mean below the background, light ink on a board above it.

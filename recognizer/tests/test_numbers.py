@@ -194,15 +194,19 @@ def test_ink_with_more_marks_than_a_number_has_digits_is_read_as_one_doubtful_ma
     assert reading.verdict in (UNSURE, NO_DIGIT)
 
 
-@pytest.mark.slow
-def test_separated_numbers_of_mnist_test_digits_are_read_right():
+def _mnist_or_skip():
     folder = Path(settings.MNIST_DATA_DIR)
     if not folder.is_dir():
         pytest.skip(f"MNIST data not found at {folder}: set MNIST_DATA")
     try:
-        mnist = load_mnist(folder)
+        return load_mnist(folder)
     except MnistDataError as exc:
         pytest.fail(f"MNIST data at {folder} is unusable: {exc}")
+
+
+@pytest.mark.slow
+def test_separated_numbers_of_mnist_test_digits_are_read_right():
+    mnist = _mnist_or_skip()
     rng = np.random.default_rng(11)
     hits = []
     for n in range(120):
@@ -264,6 +268,51 @@ def test_a_number_on_a_note_lying_on_a_desk_is_read(seed):
     rng = np.random.default_rng(seed)
     picture = lay_on_a_desk(_photo_of(draw_number("2026")), rng)
     assert read_number(encode(picture, "JPEG", quality=88)).number == "2026"
+
+
+def _light_on_black(number_png: bytes):
+    """The number as light strokes on black (chalk on a board, an MNIST-style image)."""
+    import io
+
+    from PIL import Image, ImageOps
+
+    picture = Image.open(io.BytesIO(number_png)).convert("RGBA")
+    paper = Image.new("RGBA", picture.size, "white")
+    paper.alpha_composite(picture)
+    return ImageOps.invert(paper.convert("L"))
+
+
+@pytest.mark.parametrize(("text", "gap"), [("2026", 0.3), ("906", 0.15), ("00", 0.5)])
+def test_light_digits_written_close_on_a_dark_board_are_read_and_are_no_note(text, gap):
+    # The sheet finder's closing filled the dark between and inside bold light strokes,
+    # and the number passed for a note on a desk: "no digit".
+    from recognizer.recognition.paper_sheet import paper_sheet
+
+    picture = _light_on_black(draw_number(text, gap=gap))
+
+    assert paper_sheet(np.asarray(picture, dtype=np.float32)) is None
+    assert read_number(encode(picture)).number == text
+
+
+def test_one_light_digit_among_others_on_a_dark_board_is_no_note():
+    # An MNIST 6 with its loop closed passed for a note, the 1 and the 0 beside it
+    # for the desk: "0".
+    from recognizer.recognition.paper_sheet import paper_sheet
+
+    mnist = _mnist_or_skip()
+    picks = [7050, 5520, 7555]
+    number = write_number(
+        [mnist.x_test[i] for i in picks],
+        [int(mnist.y_test[i]) for i in picks],
+        np.random.default_rng(25),
+        spacing="wide",
+        style="photo",
+    )
+    picture = _light_on_black(number.image)
+
+    assert number.text == "610"
+    assert paper_sheet(np.asarray(picture, dtype=np.float32)) is None
+    assert read_number(encode(picture)).number == "610"
 
 
 def test_a_number_written_small_on_a_big_page_is_read():

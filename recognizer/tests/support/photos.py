@@ -315,6 +315,20 @@ def show_the_page_edge(picture: Image.Image, rng: Rng) -> Image.Image:
     return desk.crop(tuple(int(v) for v in box))
 
 
+def on_a_dark_board(picture: Image.Image, rng: Rng) -> Image.Image:
+    """``picture``'s ink written in light chalk or marker on a dark board (black, slate
+    or green), a little uneven, with some noise."""
+    grey = np.asarray(picture.convert("L"), dtype=np.float32)
+    paper = float(np.percentile(grey, 90))
+    ink = np.clip((paper - grey) / max(paper - float(grey.min()), 1.0), 0, 1)[..., None]
+    board = rng.uniform(15, 75) * rng.uniform(0.6, 1.0, size=3)
+    chalk = rng.uniform(170, 245) * rng.uniform(0.9, 1.0, size=3)
+    height, width = grey.shape
+    haze = rng.uniform(0, 20) * np.linspace(0, 1, width)[None, :, None]  # rubbed-out chalk
+    rgb = (board + haze) * (1 - ink) + chalk * ink
+    return to_image(rgb + rng.normal(0, 4, (height, width, 1)))
+
+
 def hand_shadow(digit: np.ndarray, rng: Rng) -> bytes:
     note = to_image(_plain(digit, rng, side=(200, 400)))
     return encode(cast_a_shadow(note, rng), "JPEG", quality=85)
