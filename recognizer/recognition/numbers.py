@@ -40,6 +40,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from recognizer.recognition.baseline import levelled
 from recognizer.recognition.images import IMAGE_SIDE
 from recognizer.recognition.number_reader import StringReading, get_reader
 from recognizer.recognition.predictor import (
@@ -138,6 +139,7 @@ def read_number(data: bytes, predictor: Predictor | None = None) -> NumberPredic
     sure_whole = whole.may_be_a_sure_digit and whole.reading.verdict == DIGIT
     if sure_whole and count_groups(ink.strength) < 2:
         return whole.reading
+    ink = levelled(ink)  # a line of digits written or photographed turned
     try:
         groups = segment(ink.strength)
     except NotANumber:

@@ -97,7 +97,14 @@ class Ink:
 
     def pixel_box(self, left: int, top: int, width: int, height: int) -> tuple[int, ...]:
         """A box in ``strength``'s pixels as x, y, width, height in the picture's pixels."""
-        crop_height, crop_width = self.strength.shape
+        return self.placed(left, top, width, height, self.strength.shape)
+
+    def placed(
+        self, left: float, top: float, width: float, height: float, shape: tuple[int, ...]
+    ) -> tuple[int, ...]:
+        """A box in the pixels of the ink as found (``shape``, the crop that ``box``
+        places in the picture) as x, y, width, height in the picture's pixels."""
+        crop_height, crop_width = shape
         x0, y0, x1, y1 = self.box
         x_share, y_share = (x1 - x0) / crop_width, (y1 - y0) / crop_height
         inside = (

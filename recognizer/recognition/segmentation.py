@@ -168,6 +168,16 @@ def count_groups(ink: np.ndarray) -> int:
     return len(_grouped_pieces(ink)[1])
 
 
+def group_boxes(ink: np.ndarray) -> np.ndarray:
+    """The box of each group of ``ink`` as (left, top, right, bottom) rows in its
+    pixels (right and bottom exclusive), in no particular order (cheap: nothing is
+    cut)."""
+    pieces = _grouped_pieces(ink)[1]
+    return np.array(
+        [(piece.left, piece.top, piece.right, piece.bottom) for piece in pieces], dtype=float
+    ).reshape(-1, 4)
+
+
 def _grouped_pieces(ink: np.ndarray) -> tuple[np.ndarray, list[_Piece]]:
     """The labelled ink and its pieces once fragments and stacked strokes are merged."""
     labels, count = ndimage.label(ink > 0, structure=EIGHT_CONNECTED)
