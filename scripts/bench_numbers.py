@@ -55,13 +55,14 @@ MAX_LENGTH = 6
 TARGETS = {"separated": 0.98, "touching": 0.90, "p95_ms": 25.0}
 # Where else a photographed number turns up: on a note on a desk, small on a big page,
 # under a hand's shadow, on a page photographed with its edge in view, in light chalk
-# on a dark board.
+# on a dark board, on squared paper.
 MOVED = {
     "on a desk": photos.lay_on_a_desk,
     "small on a big page": lambda picture, rng: photos.on_a_big_page(picture, rng, (0.2, 0.4)),
     "under a hand's shadow": photos.cast_a_shadow,
     "the page's edge in view": photos.show_the_page_edge,
     "on a dark board": photos.on_a_dark_board,
+    "on squared paper": photos.on_squared_paper,
 }
 
 

@@ -69,6 +69,11 @@ NUMBER_REACH = 1.0
 # In a number, a piece this share of the largest's height is fair-sized whatever its
 # ink: a thin 1 beside a bold 0 holds less than PIECE_SHARE of the 0's ink.
 NUMBER_PIECE_HEIGHT = 0.5
+# ...when its strokes are at least this share as thick as the fair pieces' (one pen),
+# or it stands beside the largest as tall as it, within this share (a thin 1 of another
+# pen): a bit of a squared paper's line is a hairline, mostly shorter or off the line.
+NUMBER_PIECE_STROKE = 0.5
+NUMBER_PIECE_ALIGNED = 0.2
 # The ink is looked at again, in a window round it, when its height at the working size
 # is under this (px): the strokes of digits that small are a pixel or two wide...
 CLOSE_LOOK_BELOW = 48
@@ -399,7 +404,20 @@ def _digit_pieces(mask: np.ndarray, ink: np.ndarray) -> tuple[np.ndarray, np.nda
     reach = NUMBER_REACH * size
     tall = NUMBER_PIECE_HEIGHT * (ly.stop - ly.start)
     heights = np.array([rows.stop - rows.start for rows, _ in boxes])
-    candidates = set(fair) | set(np.flatnonzero(heights >= tall).tolist())
+    tall_pieces = set(np.flatnonzero(heights >= tall).tolist()) - set(fair) - {largest}
+    if tall_pieces:
+        # Half the thickest stroke of each piece: the deepest pixel inside it.
+        depth = ndimage.maximum(
+            ndimage.distance_transform_edt(mask), labels, index=np.arange(1, count + 1)
+        )
+        # The pen: the typical stroke of the pieces that hold a fair share of ink.
+        pen = float(np.median(depth[[largest, *fair]]))
+        tall_pieces = {
+            index
+            for index in tall_pieces
+            if depth[index] >= NUMBER_PIECE_STROKE * pen or _aligned(boxes[index][0], ly)
+        }
+    candidates = set(fair) | tall_pieces
     frontier = chosen
     rest = sorted(candidates - set(chosen))
     chained = list(chosen)
@@ -415,6 +433,13 @@ def _digit_pieces(mask: np.ndarray, ink: np.ndarray) -> tuple[np.ndarray, np.nda
     if len(chained) == len(chosen):
         return digit, None
     return digit, np.isin(labels, [index + 1 for index in chained])
+
+
+def _aligned(rows: slice, other: slice) -> bool:
+    """Whether ``rows`` and ``other`` start and stop within NUMBER_PIECE_ALIGNED of
+    ``other``'s height of each other."""
+    reach = NUMBER_PIECE_ALIGNED * (other.stop - other.start)
+    return abs(rows.start - other.start) <= reach and abs(rows.stop - other.stop) <= reach
 
 
 def _gap(a: tuple[slice, slice], b: tuple[slice, slice]) -> int:

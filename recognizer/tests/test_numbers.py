@@ -1,5 +1,6 @@
 """Reading whole numbers: segmentation, one batched model call, one digit unchanged."""
 
+import io
 from dataclasses import replace
 from pathlib import Path
 
@@ -319,6 +320,25 @@ def test_one_light_digit_among_others_on_a_dark_board_is_no_note():
     assert number.text == "610"
     assert paper_sheet(np.asarray(picture, dtype=np.float32)) is None
     assert read_number(encode(picture)).number == "610"
+
+
+@pytest.mark.parametrize(
+    ("seed", "picks", "text"),
+    [(12, [7423, 3063, 1343, 7806], "4691"), (26, [6200, 1707, 6016, 5951], "9109")],
+)
+def test_a_number_photographed_on_squared_paper_gains_no_1_from_its_lines(seed, picks, text):
+    # Bits of the grid's lines, hairlines as tall as half a digit, were taken for thin
+    # 1s of another pen beside the number: "146911", "91019".
+    from PIL import Image
+
+    from recognizer.tests.support.photos import on_squared_paper
+
+    mnist = _mnist_or_skip()
+    number = _written(mnist, picks, np.random.default_rng(seed), "separated", "photo")
+    picture = on_squared_paper(Image.open(io.BytesIO(number.image)), np.random.default_rng(seed))
+
+    assert number.text == text
+    assert read_number(encode(picture, "JPEG", quality=88)).number == text
 
 
 @pytest.mark.parametrize("turn", [12, -12])

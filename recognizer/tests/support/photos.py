@@ -126,12 +126,15 @@ def uneven_lighting(digit: np.ndarray, rng: Rng) -> bytes:
     return encode(to_image(rgb), "JPEG", quality=88)
 
 
+_LINE_COLOURS = [(140, 170, 220), (150, 150, 150), (220, 140, 140)]  # blue, grey, red
+
+
 def ruled_paper(digit: np.ndarray, rng: Rng) -> bytes:
     size = int(rng.integers(200, 420))
     image = to_image(_blank(size, rng))
     draw = ImageDraw.Draw(image)
     spacing = size * rng.uniform(0.12, 0.2)
-    line = tuple(int(c) for c in rng.choice([(140, 170, 220), (150, 150, 150), (220, 140, 140)]))
+    line = tuple(int(c) for c in rng.choice(_LINE_COLOURS))
     width = int(rng.integers(1, 3))
     offset = rng.uniform(0, spacing)
     tilt = rng.uniform(-0.02, 0.02) * size
@@ -313,6 +316,28 @@ def show_the_page_edge(picture: Image.Image, rng: Rng) -> Image.Image:
     box = (centre_x - 0.8 * width, centre_y - 0.8 * height)
     box += (box[0] + 1.6 * width, box[1] + 1.6 * height)
     return desk.crop(tuple(int(v) for v in box))
+
+
+def on_squared_paper(picture: Image.Image, rng: Rng) -> Image.Image:
+    """``picture`` (dark ink on paper) on squared paper: thin blue, grey or red lines
+    a little turned, squares half to four fifths as tall as the ink."""
+    rgb = np.asarray(picture.convert("RGB"), dtype=np.float32)
+    height, width = rgb.shape[:2]
+    grey = rgb.mean(axis=2)
+    rows = np.flatnonzero((grey < np.percentile(grey, 50) - 40).any(axis=1))
+    ink_height = rows[-1] - rows[0] if len(rows) else height / 2
+    spacing = ink_height * rng.uniform(0.5, 0.8)
+    lines = Image.new("L", (width, height), 0)
+    draw = ImageDraw.Draw(lines)
+    line_width = int(rng.integers(1, 3))
+    offset, tilt = rng.uniform(0, spacing), rng.uniform(-0.02, 0.02) * width
+    for i in range(int(max(height, width) / spacing) + 2):
+        at = offset + i * spacing
+        draw.line([(0, at), (width, at + tilt)], fill=255, width=line_width)
+        draw.line([(at, 0), (at - tilt, height)], fill=255, width=line_width)
+    on_line = np.asarray(lines, dtype=np.float32)[..., None] / 255
+    colour = np.array(_LINE_COLOURS[rng.integers(len(_LINE_COLOURS))], dtype=np.float32) / 255
+    return to_image(rgb * (1 - on_line + on_line * colour))
 
 
 def on_a_dark_board(picture: Image.Image, rng: Rng) -> Image.Image:
