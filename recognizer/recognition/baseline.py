@@ -15,7 +15,7 @@ turned back into the picture.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 from scipy import ndimage
@@ -32,7 +32,6 @@ MAX_TURN = 30.0  # degrees: more is no line of digits (a column, or scattered ma
 class LevelledInk(Ink):
     """Ink turned level, which places its boxes in the picture turned back."""
 
-    turn: float  # degrees the line of digits climbed, anticlockwise, as found
     # (row, column) in the levelled ink -> (row, column) in the ink as found.
     matrix: np.ndarray
     offset: np.ndarray
@@ -104,14 +103,11 @@ def levelled(ink: Ink) -> Ink:
     if not len(rows):
         return ink
     top, left = rows[0], columns[0]
+    # Everything else about the ink stays as found (whatever fields Ink has).
+    kept = {one.name: getattr(ink, one.name) for one in fields(Ink) if one.name != "strength"}
     return LevelledInk(
+        **kept,
         strength=np.ascontiguousarray(strength[top : rows[-1] + 1, left : columns[-1] + 1]),
-        box=ink.box,
-        digit_strength=ink.digit_strength,
-        digit_box=ink.digit_box,
-        picture_size=ink.picture_size,
-        stands_out=ink.stands_out,
-        turn=turn,
         matrix=matrix,
         offset=offset + matrix @ np.array([top, left], dtype=np.float64),
         found_shape=ink.strength.shape,

@@ -129,6 +129,17 @@ def uneven_lighting(digit: np.ndarray, rng: Rng) -> bytes:
 _LINE_COLOURS = [(140, 170, 220), (150, 150, 150), (220, 140, 140)]  # blue, grey, red
 
 
+def _rule(draw: ImageDraw.ImageDraw, size, lines, tilt: float, squared: bool, **pen) -> None:
+    """Ruled lines across a picture of ``size`` (width, height) at each of ``lines`` (px
+    from the top), falling by ``tilt`` px across it; with ``squared``, the same lines
+    down it too (px from the left)."""
+    width, height = size
+    for at in lines:
+        draw.line([(0, at), (width, at + tilt)], **pen)
+        if squared:
+            draw.line([(at, 0), (at - tilt, height)], **pen)
+
+
 def ruled_paper(digit: np.ndarray, rng: Rng) -> bytes:
     size = int(rng.integers(200, 420))
     image = to_image(_blank(size, rng))
@@ -139,11 +150,8 @@ def ruled_paper(digit: np.ndarray, rng: Rng) -> bytes:
     offset = rng.uniform(0, spacing)
     tilt = rng.uniform(-0.02, 0.02) * size
     squared = rng.random() < 0.4
-    for i in range(int(size / spacing) + 1):
-        at = offset + i * spacing
-        draw.line([(0, at), (size, at + tilt)], fill=line, width=width)
-        if squared:
-            draw.line([(at, 0), (at - tilt, size)], fill=line, width=width)
+    lines = [offset + i * spacing for i in range(int(size / spacing) + 1)]
+    _rule(draw, (size, size), lines, tilt, squared, fill=line, width=width)
     rgb = np.asarray(image, dtype=np.float32)
     ink = ink_layer(digit, int(size * rng.uniform(0.35, 0.6)))
     layer = on_paper(ink, (size, size), rng, paper=0.0, colour=(1.0, 1.0, 1.0))[..., 0]
@@ -331,10 +339,8 @@ def on_squared_paper(picture: Image.Image, rng: Rng) -> Image.Image:
     draw = ImageDraw.Draw(lines)
     line_width = int(rng.integers(1, 3))
     offset, tilt = rng.uniform(0, spacing), rng.uniform(-0.02, 0.02) * width
-    for i in range(int(max(height, width) / spacing) + 2):
-        at = offset + i * spacing
-        draw.line([(0, at), (width, at + tilt)], fill=255, width=line_width)
-        draw.line([(at, 0), (at - tilt, height)], fill=255, width=line_width)
+    at = [offset + i * spacing for i in range(int(max(height, width) / spacing) + 2)]
+    _rule(draw, (width, height), at, tilt, True, fill=255, width=line_width)
     on_line = np.asarray(lines, dtype=np.float32)[..., None] / 255
     colour = np.array(_LINE_COLOURS[rng.integers(len(_LINE_COLOURS))], dtype=np.float32) / 255
     return to_image(rgb * (1 - on_line + on_line * colour))
