@@ -20,7 +20,7 @@ from django.conf import settings
 from PIL import Image, ImageOps
 from scipy import ndimage
 
-from recognizer.recognition import image_budget, photo_ink
+from recognizer.recognition import canvas_png, image_budget, photo_ink
 from recognizer.recognition.images import EIGHT_CONNECTED, IMAGE_SIDE, border_pixels
 
 ACCEPTED_FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP")
@@ -194,6 +194,9 @@ def _decode_to_grey(data: bytes) -> tuple[np.ndarray, bool, int]:
     float images; 0-255) with any transparency flattened onto a background that
     contrasts with the ink, whether it was such a drawing on transparency, and the
     longest side of the image as sent."""
+    drawing = canvas_png.decoded(data, WORKING_SIDE)  # the canvas's PNGs, faster
+    if drawing is not None:
+        return (*_grey_levels(drawing), max(drawing.size))
     image = _open(data)
     original_side = max(image.size)
     try:

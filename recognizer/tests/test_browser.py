@@ -8,6 +8,8 @@ and Content Security Policy violations. Screenshots go to test-artifacts/.
 
 from __future__ import annotations
 
+import base64
+import io
 import re
 import time
 import uuid
@@ -16,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from PIL import Image
 
 from recognizer.tests.support.browser import (
     ARTIFACTS,
@@ -230,6 +233,18 @@ def predict_and_wait(page) -> None:
     expect(page.locator("#result .result-number")).to_be_visible()
 
 
+# The picture the draw page sends: drawn afresh at the size the server works at
+# (preprocessing.WORKING_SIDE on its long side), whatever the screen.
+SENT_SIZE = (512, 171)
+
+
+def sent_picture_size(request) -> tuple[int, int]:
+    """The size of the drawing a draw-page POST carries (a PNG data URL in the form)."""
+    found = re.search(r"data:image/png;base64,([A-Za-z0-9+/=]+)", request.post_data or "")
+    assert found, "the POST carries no PNG drawing"
+    return Image.open(io.BytesIO(base64.b64decode(found[1]))).size
+
+
 def check_result_panel(page) -> int:
     """The result panel of one digit is complete; returns the digit it shows."""
     result = page.locator("#result")
@@ -320,7 +335,10 @@ def test_draw_with_touch_does_not_scroll(site, open_context):
     assert page.evaluate("() => window.scrollY") == 0
     assert inked_pixels(page) > 0
     before = len(site.records())
-    page.locator("#predict").tap()
+    with page.expect_request(lambda request: request.method == "POST") as posted:
+        page.locator("#predict").tap()
+    # Three times as many pixels on screen, the same picture sent.
+    assert sent_picture_size(posted.value) == SENT_SIZE
     expect(page.locator("#result .result-number")).to_be_visible()
     check_result_panel(page)
     wait_until_scrolling_stops(page)  # draw.js scrolls the result into view
@@ -351,7 +369,9 @@ def test_a_four_digit_number_drawn_with_the_mouse_is_read(site, page):
 
     draw_with_mouse(page, number_strokes("2026", left=40, top=50, height=180, gap=0.5))
     expect(page.locator("#live-guess")).to_have_text(re.compile(r"2026"))
-    predict_and_wait(page)
+    with page.expect_request(lambda request: request.method == "POST") as posted:
+        predict_and_wait(page)
+    assert sent_picture_size(posted.value) == SENT_SIZE
 
     expect(page.locator("#result .result-number")).to_have_text("2026")
     check_digit_cells(page, "2026")
