@@ -1,19 +1,22 @@
-"""One image through the model in LiteRT, TensorFlow's runtime for small models.
+"""A few images through the model in LiteRT, TensorFlow's runtime for small models.
 
-Why: a web request reads one image at a time, and for one image LiteRT's XNNPACK
-kernels run this model in half the time of TensorFlow's XLA-compiled function (0.41
-against 0.83 ms here, p50), with the same probabilities to 2e-6 (all 10,000 MNIST test
-digits read the same). Batches (the pieces of a number, the second look's copies,
-``predict_arrays``) stay with TensorFlow, where LiteRT is no faster.
+Why: a web request reads one image at a time (a digit), or a few (the candidate
+pieces of a short number), and there LiteRT's XNNPACK kernels run this model faster
+than TensorFlow's compiled functions, with the same probabilities to 2e-6 (all 10,000
+MNIST test digits read the same). Measured here, p50: one image 0.42 against 1.03 ms
+(0.83 ms in the XLA function for exactly one), 2 images 0.78 against 1.42 ms, 6
+images 2.24 against 2.70 ms; from about 8 images TensorFlow is the faster (12: 4.46
+against 4.02 ms), so larger batches (the second look's copies, long numbers,
+``predict_arrays``) stay with TensorFlow. ``FEW`` is that limit.
 
 The Keras model is converted once, when the predictor loads it (about 1.5 s), so every
 model the registry activates gets its own flatbuffer; nothing is cached on disk. A
 LiteRT interpreter is not safe to share between threads, so each thread that asks gets
-its own (a few milliseconds to make, a few megabytes of packed weights); an
-interpreter releases the GIL while it runs, so the threads of a worker run it side by
-side. Where ``ai_edge_litert`` is not installed or the conversion fails, the predictor
-keeps TensorFlow's function for single images too (``single_image_runner`` returns
-None and says why in the log).
+its own (a few milliseconds to make, a few megabytes of packed weights), resized when
+the number of images changes (about 0.01 ms); an interpreter releases the GIL while it
+runs, so the threads of a worker run it side by side. Where ``ai_edge_litert`` is not
+installed or the conversion fails, the predictor keeps TensorFlow's functions
+(``few_images_runner`` returns None and says why in the log).
 """
 
 from __future__ import annotations
@@ -27,43 +30,52 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
+FEW = 6  # the most images a call sends to LiteRT; more go to TensorFlow
 
-class SingleImageRunner:
-    """The model for exactly one input of the model's own input shape, per thread."""
+
+class FewImagesRunner:
+    """The model for 1 to ``FEW`` inputs at once, an interpreter per thread."""
 
     def __init__(self, flatbuffer: bytes, interpreter_class) -> None:
         self._flatbuffer = flatbuffer
         self._interpreter_class = interpreter_class
         self._local = threading.local()
-        self._interpreter()  # made once here, so that a broken flatbuffer fails at load
+        self._interpreter(1)  # made once here, so that a broken flatbuffer fails at load
 
-    def _interpreter(self):
+    def _interpreter(self, images: int):
+        """This thread's interpreter, shaped for ``images`` inputs, and its tensors."""
         found = getattr(self._local, "interpreter", None)
         if found is None:
             interpreter = self._interpreter_class(model_content=self._flatbuffer, num_threads=1)
             interpreter.allocate_tensors()
             (source,) = interpreter.get_input_details()
             (target,) = interpreter.get_output_details()
-            shape = tuple(source["shape"])
-            found = self._local.interpreter = (interpreter, source["index"], shape, target["index"])
+            shape = tuple(int(side) for side in source["shape"])
+            found = self._local.interpreter = [interpreter, source["index"], shape, target["index"]]
+        interpreter, source, shape, _target = found
+        if shape[0] != images:
+            shape = (images, *shape[1:])
+            interpreter.resize_tensor_input(source, shape)
+            interpreter.allocate_tensors()
+            found[2] = shape
         return found
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        """The model's outputs (1, outputs) for one image ``x`` (float32, 28x28 values
-        in any shape of one image: the model's own input shape is taken here)."""
-        interpreter, source, shape, target = self._interpreter()
+        """The model's outputs (N, outputs) for N <= FEW images ``x`` (float32, N x
+        28 x 28 values in any shape: the model's own input shape is taken here)."""
+        interpreter, source, shape, target = self._interpreter(len(x))
         interpreter.set_tensor(source, x.reshape(shape))
         interpreter.invoke()
         return interpreter.get_tensor(target)
 
 
-def single_image_runner(model) -> SingleImageRunner | None:
+def few_images_runner(model) -> FewImagesRunner | None:
     """A LiteRT runner for ``model`` (a Keras model), or None where LiteRT is missing or
     cannot convert it."""
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
-        logger.warning("ai_edge_litert is not installed: single images run in TensorFlow")
+        logger.warning("ai_edge_litert is not installed: every image runs in TensorFlow")
         return None
     import tensorflow as tf
 
@@ -71,7 +83,7 @@ def single_image_runner(model) -> SingleImageRunner | None:
         # The converter prints the signature of the model it exports; not for the log.
         with contextlib.redirect_stdout(io.StringIO()):
             flatbuffer = tf.lite.TFLiteConverter.from_keras_model(model).convert()
-        return SingleImageRunner(flatbuffer, Interpreter)
+        return FewImagesRunner(flatbuffer, Interpreter)
     except Exception as exc:  # a layer LiteRT lacks, a converter failure: many errors
-        logger.warning("LiteRT cannot run this model, single images run in TensorFlow: %s", exc)
+        logger.warning("LiteRT cannot run this model, every image runs in TensorFlow: %s", exc)
         return None

@@ -1,9 +1,10 @@
 """The predictor service: the trained model, loaded once per process, behind a fast path.
 
 Why not ``model.predict``: it rebuilds a data pipeline on every call (about 120 ms
-here), which would dominate a web request. Instead the model is wrapped once in
-``tf.function``s with fixed input signatures (one for a single image, one for
-batches) and their concrete functions are called directly: under 1 ms per image.
+here), which would dominate a web request. Instead a few images (one digit, the
+pieces of a short number) go through LiteRT (recognizer.recognition.lite_runtime),
+and more through ``tf.function``s with fixed input signatures whose concrete
+functions are called directly: under 1 ms per image.
 
 Threads: TensorFlow's intra/inter-op pools default to 1 thread each here
 (MNIST_TF_INTRA_THREADS / MNIST_TF_INTER_THREADS; 0 lets TensorFlow choose). One
@@ -40,7 +41,7 @@ import numpy as np
 from django.conf import settings
 
 from recognizer.recognition.images import DIGIT_CLASSES, IMAGE_SIDE, NO_DIGIT_CLASS
-from recognizer.recognition.lite_runtime import single_image_runner
+from recognizer.recognition.lite_runtime import FEW, few_images_runner
 from recognizer.recognition.preprocessing import InkReport, preprocess_with_report
 from recognizer.recognition.second_look import COPIES, averaged, changed_copies, doubtful
 from recognizer.recognition.second_opinion import load_second_opinion
@@ -175,11 +176,12 @@ class Predictor:
 
         self.outputs = int(self.model.output_shape[-1])
         self._single = self._compile(1)
-        # One image, as a request reads it, runs in LiteRT: half the time of the
-        # compiled function (recognizer.recognition.lite_runtime). Models that want
-        # their input rescaled or inverted keep the compiled function, which does it.
+        # One image, as a request reads it, or a few run in LiteRT: half the time of
+        # the compiled functions for one (recognizer.recognition.lite_runtime). Models
+        # that want their input rescaled or inverted keep the compiled functions,
+        # which do it.
         plain_input = not self.input_invert and self.input_scale == 255
-        self._lite = single_image_runner(self.model) if plain_input else None
+        self._lite = few_images_runner(self.model) if plain_input else None
         self._batch = self._compile(BATCH_SIZE)
         # The candidate digits of a number, 2 to a few dozen: a plain graph of any batch
         # size, so that they cost what they are. A fixed XLA batch would be padded, and
@@ -215,8 +217,7 @@ class Predictor:
         """The model's probabilities (ten digits, then "no digit" if it has that output)
         for one 28x28 array (uint8 values, MNIST convention)."""
         x = np.asarray(model_input, dtype=np.float32).reshape(1, IMAGE_SIDE, IMAGE_SIDE)
-        first = self._single(x).numpy() if self._lite is None else self._lite(x)
-        return self.second_look(x, first)[0]
+        return self.second_look(x, self._read(x, self._single))[0]
 
     def predict_image(self, data: bytes) -> Prediction:
         model_input, report = preprocess_with_report(data)
@@ -229,8 +230,15 @@ class Predictor:
         """Probabilities (N, outputs) for a few 28x28 arrays in one model call (the
         candidate digits of a number); without ``look_again``, the first look only."""
         x = np.asarray(model_inputs, dtype=np.float32)
-        probabilities = self._few(x).numpy()
+        probabilities = self._read(x, self._few)
         return self.second_look(x, probabilities) if look_again else probabilities
+
+    def _read(self, x: np.ndarray, compiled) -> np.ndarray:
+        """The model's outputs for ``x`` (N, 28, 28 float32): in LiteRT for a few
+        images, else by the ``compiled`` TensorFlow function."""
+        if self._lite is not None and len(x) <= FEW:
+            return self._lite(x)
+        return compiled(x).numpy()
 
     def second_look(self, x: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
         """``probabilities`` (N, outputs), the first look at the inputs ``x`` (N, 28,
@@ -244,7 +252,7 @@ class Predictor:
             return probabilities
         inputs = np.asarray(x[rows], dtype=np.float32)
         copies = np.stack([changed_copies(image) for image in inputs])  # (rows, COPIES, 28, 28)
-        readings = self._few(copies.reshape(-1, IMAGE_SIDE, IMAGE_SIDE)).numpy()
+        readings = self._read(copies.reshape(-1, IMAGE_SIDE, IMAGE_SIDE), self._few)
         readings = readings[:, :DIGIT_CLASSES].reshape(len(rows), COPIES, DIGIT_CLASSES)
         if self.second_opinion is not None:
             # The second opinion reads each doubtful digit and its copies.
@@ -341,7 +349,7 @@ class Predictor:
             "unsure_threshold": self.unsure_threshold,
             "no_digit_threshold": self.no_digit_threshold,
             "second_opinion": self.second_opinion.version if self.second_opinion else None,
-            "single_image_runtime": "tensorflow" if self._lite is None else "litert",
+            "few_images_runtime": "tensorflow" if self._lite is None else "litert",
             "loaded": True,
             "available": True,
         }

@@ -1,5 +1,5 @@
-"""The two fast paths of one request: canvas PNGs decoded by libspng, and one image
-through the model in LiteRT. Each must answer exactly what the slow path answers."""
+"""The two fast paths of a request: canvas PNGs decoded by libspng, and a few images
+through the model in LiteRT. Each must answer what the slow path answers."""
 
 import io
 import threading
@@ -9,6 +9,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from recognizer.recognition import canvas_png, preprocessing
+from recognizer.recognition.lite_runtime import FEW
 from recognizer.recognition.predictor import get_predictor
 from recognizer.recognition.preprocessing import WORKING_SIDE, InvalidImage, find_ink
 from recognizer.tests.support.factories import draw_digit, draw_number
@@ -142,28 +143,44 @@ def test_one_image_reads_as_it_does_in_a_batch():
     """A digit read alone (LiteRT) gets the probabilities it gets among a number's
     pieces (TensorFlow), to float rounding."""
     predictor = get_predictor()
-    assert predictor.info()["single_image_runtime"] == "litert"
+    assert predictor.info()["few_images_runtime"] == "litert"
     inputs = digits_to_read()
+    assert len(inputs) > FEW  # so that the batch is read by TensorFlow
     together = predictor.probabilities_for_few(inputs)
     for image, expected in zip(inputs, together, strict=True):
         np.testing.assert_allclose(predictor.probabilities_for(image), expected, atol=1e-5)
 
 
-def test_threads_reading_at_once_get_their_own_answers():
+def test_a_few_images_read_together_as_each_alone():
+    """The pieces of a short number (LiteRT, resized to their count) read as each
+    alone, and as among more (TensorFlow)."""
     predictor = get_predictor()
     inputs = digits_to_read()
-    expected = [predictor.probabilities_for(image) for image in inputs]
+    among_many = predictor.probabilities_for_few(inputs)
+    for count in (2, 3, FEW):
+        few = predictor.probabilities_for_few(inputs[:count])
+        np.testing.assert_allclose(few, among_many[:count], atol=1e-5)
+        for image, expected in zip(inputs[:count], few, strict=True):
+            np.testing.assert_allclose(predictor.probabilities_for(image), expected, atol=1e-6)
+
+
+def test_threads_reading_at_once_get_their_own_answers():
+    """Each thread has its own interpreter, reshaped as its calls need."""
+    predictor = get_predictor()
+    inputs = digits_to_read()
+    counts = [1, 3, FEW, 2, 1, FEW, 4] * 3
+    expected = [predictor.probabilities_for_few(inputs[:count]) for count in counts]
     results: dict[int, list[np.ndarray]] = {}
 
     def read(worker: int) -> None:
-        results[worker] = [predictor.probabilities_for(image) for image in inputs]
-        results[worker] += [predictor.probabilities_for(image) for image in inputs[::-1]]
+        results[worker] = [predictor.probabilities_for_few(inputs[:count]) for count in counts]
 
     threads = [threading.Thread(target=read, args=(n,)) for n in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    assert len(results) == 4
     for answers in results.values():
-        for got, want in zip(answers, expected + expected[::-1], strict=True):
+        for got, want in zip(answers, expected, strict=True):
             np.testing.assert_array_equal(got, want)
