@@ -176,12 +176,13 @@ def main() -> int:
         print(f"  {name:<20} {percent(hits)}")
 
     six = [number for number in numbers if len(number.text) == MAX_LENGTH]
-    timings = []
+    timings, by_style_ms = [], defaultdict(list)
     for k in range(args.timing_runs):
-        image = six[k % len(six)].image
+        number = six[k % len(six)]
         start = time.perf_counter()
-        read_number(image, predictor)
+        read_number(number.image, predictor)
         timings.append((time.perf_counter() - start) * 1000)
+        by_style_ms[number.style].append(timings[-1])
     ones = [number for number in numbers if len(number.text) == 1][: args.timing_runs]
     one_new, one_old = [], []
     for number in ones:
@@ -193,6 +194,9 @@ def main() -> int:
         one_old.append((time.perf_counter() - start) * 1000)
     p50, p95, p99 = np.percentile(timings, [50, 95, 99])
     print(f"\n6-digit read_number in process: p50 {p50:.1f} ms, p95 {p95:.1f} ms, p99 {p99:.1f} ms")
+    for style, style_ms in sorted(by_style_ms.items()):
+        style_p50, style_p95 = np.percentile(style_ms, [50, 95])
+        print(f"  {style:<7} ({len(style_ms)} reads)  p50 {style_p50:.1f}, p95 {style_p95:.1f} ms")
     print(
         f"1 digit: read_number p50 {np.median(one_new):.2f} ms, "
         f"predict_image p50 {np.median(one_old):.2f} ms"
