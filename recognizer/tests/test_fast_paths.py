@@ -184,3 +184,30 @@ def test_threads_reading_at_once_get_their_own_answers():
     for answers in results.values():
         for got, want in zip(answers, expected, strict=True):
             np.testing.assert_array_equal(got, want)
+
+
+def test_a_model_litert_cannot_convert_is_read_by_tensorflow(monkeypatch, caplog):
+    """A model with a layer LiteRT lacks (simulated: the converter fails) still
+    answers, every image through TensorFlow, with the same probabilities."""
+    import tensorflow as tf
+
+    from recognizer.recognition.predictor import Predictor
+
+    def refuse(model):
+        raise ValueError("an op LiteRT does not have")
+
+    monkeypatch.setattr(tf.lite.TFLiteConverter, "from_keras_model", refuse)
+    shipped = get_predictor()
+    plain = Predictor(shipped.model_path)
+    assert plain.info()["few_images_runtime"] == "tensorflow"
+    assert "LiteRT cannot run this model" in caplog.text
+    inputs = digits_to_read()
+    for count in (1, 3):
+        np.testing.assert_allclose(
+            plain.probabilities_for_few(inputs[:count]),
+            shipped.probabilities_for_few(inputs[:count]),
+            atol=1e-5,
+        )
+    np.testing.assert_allclose(
+        plain.probabilities_for(inputs[0]), shipped.probabilities_for(inputs[0]), atol=1e-5
+    )
