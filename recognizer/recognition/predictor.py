@@ -175,13 +175,14 @@ class Predictor:
         self.input_invert = bool(convention.get("invert", False))
 
         self.outputs = int(self.model.output_shape[-1])
-        self._single = self._compile(1)
         # One image, as a request reads it, or a few run in LiteRT: half the time of
         # the compiled functions for one (recognizer.recognition.lite_runtime). Models
         # that want their input rescaled or inverted keep the compiled functions,
-        # which do it.
+        # which do it; so does any model LiteRT cannot run, and only then is the
+        # function for exactly one image compiled.
         plain_input = not self.input_invert and self.input_scale == 255
         self._lite = few_images_runner(self.model) if plain_input else None
+        self._single = self._compile(1) if self._lite is None else None
         self._batch = self._compile(BATCH_SIZE)
         # The candidate digits of a number, 2 to a few dozen: a plain graph of any batch
         # size, so that they cost what they are. A fixed XLA batch would be padded, and
