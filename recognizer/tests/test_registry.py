@@ -186,9 +186,11 @@ def test_the_predictor_switches_models_atomically_when_the_pointer_changes():
     from recognizer.recognition import predictor
     from recognizer.registry.watcher import ModelWatcher
 
+    # Taken before the registry is seeded, so that the predictor put back at the end
+    # is the one the other tests know (the shipped file, not a registry copy).
+    before = predictor.get_predictor()
     versions.ensure_seeded()
     watcher = ModelWatcher()
-    before = predictor.get_predictor()
     make_candidate("next-one", gate_passed=True)
     versions.promote("next-one")
     try:
