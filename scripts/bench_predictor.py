@@ -128,7 +128,7 @@ def main() -> None:
         "  preprocessing only", timings_ms(lambda: preprocess_with_report(data), args.iterations)
     )
     model_input = prediction.model_input
-    runtime = predictor.info()["few_images_runtime"]
+    runtime = predictor.info()["runtime"]
     describe(
         f"  model call only ({runtime})",
         timings_ms(lambda: predictor.probabilities_for(model_input), args.iterations),

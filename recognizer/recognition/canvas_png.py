@@ -20,9 +20,9 @@ from __future__ import annotations
 import struct
 import zlib
 
+import numpy as np
 import pyspng
 from django.conf import settings
-from PIL import Image
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 RGBA_COLOUR_TYPE, EIGHT_BITS = 6, 8
@@ -35,8 +35,8 @@ _CHUNK_HEAD = struct.Struct(">I4s")
 _IHDR = struct.Struct(">IIBBBBB")
 
 
-def decoded(data: bytes, max_side: int) -> Image.Image | None:
-    """The PNG in ``data`` as an RGBA Pillow image, when it is a plain 8-bit RGBA
+def decoded(data: bytes, max_side: int) -> np.ndarray | None:
+    """The PNG in ``data`` as an H x W x 4 RGBA array, when it is a plain 8-bit RGBA
     drawing no longer than ``max_side`` on either side that libspng decodes; None for
     anything else. (libspng holds the GIL while it decodes, Pillow does not: a small
     picture is over before that matters, a large one goes to Pillow.)"""
@@ -49,7 +49,7 @@ def decoded(data: bytes, max_side: int) -> Image.Image | None:
         return None
     if pixels.shape != (size[1], size[0], RGBA_BYTES):
         return None
-    return Image.fromarray(pixels, "RGBA")
+    return pixels
 
 
 def _plain_rgba_size(data: bytes) -> tuple[int, int] | None:

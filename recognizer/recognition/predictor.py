@@ -1,10 +1,10 @@
 """The predictor service: the trained model, loaded once per process, behind a fast path.
 
 Why not ``model.predict``: it rebuilds a data pipeline on every call (about 120 ms
-here), which would dominate a web request. Instead a few images (one digit, the
-pieces of a short number) go through LiteRT (recognizer.recognition.lite_runtime),
-and more through ``tf.function``s with fixed input signatures whose concrete
-functions are called directly: under 1 ms per image.
+here), which would dominate a web request. Instead images go through LiteRT
+(recognizer.recognition.lite_runtime): 0.24 ms for one digit. Where LiteRT cannot run
+a model, ``tf.function``s with fixed input signatures whose concrete functions are
+called directly: under 1 ms per image.
 
 Threads: TensorFlow's intra/inter-op pools default to 1 thread each here
 (MNIST_TF_INTRA_THREADS / MNIST_TF_INTER_THREADS; 0 lets TensorFlow choose). One
@@ -41,7 +41,7 @@ import numpy as np
 from django.conf import settings
 
 from recognizer.recognition.images import DIGIT_CLASSES, IMAGE_SIDE, NO_DIGIT_CLASS
-from recognizer.recognition.lite_runtime import FEW, few_images_runner
+from recognizer.recognition.lite_runtime import lite_runner
 from recognizer.recognition.preprocessing import InkReport, preprocess_with_report
 from recognizer.recognition.second_look import COPIES, averaged, changed_copies, doubtful
 from recognizer.recognition.second_opinion import load_second_opinion
@@ -175,21 +175,23 @@ class Predictor:
         self.input_invert = bool(convention.get("invert", False))
 
         self.outputs = int(self.model.output_shape[-1])
-        # One image, as a request reads it, or a few run in LiteRT: half the time of
-        # the compiled functions for one (recognizer.recognition.lite_runtime). Models
+        # Every image runs in LiteRT: a quarter of the time of the compiled functions
+        # for one, two thirds for many (recognizer.recognition.lite_runtime). Models
         # that want their input rescaled or inverted keep the compiled functions,
-        # which do it; so does any model LiteRT cannot run, and only then is the
-        # function for exactly one image compiled.
+        # which do it; so does any model LiteRT cannot run, and only then are they
+        # compiled.
         plain_input = not self.input_invert and self.input_scale == 255
-        self._lite = few_images_runner(self.model) if plain_input else None
-        self._single = self._compile(1) if self._lite is None else None
-        self._batch = self._compile(BATCH_SIZE)
-        # The candidate digits of a number, 2 to a few dozen: a plain graph of any batch
-        # size, so that they cost what they are. A fixed XLA batch would be padded, and
-        # the model is compute-bound here (about 0.75 ms an image either way): 2
-        # candidates took 6.6 ms padded to 8, 12 took 17.3 ms padded to 32, against
-        # 2.4 and 10.5 ms unpadded.
-        self._few = self._compile(None, xla=False)
+        self._lite = lite_runner(self.model) if plain_input else None
+        self._single = self._batch = self._few = None
+        if self._lite is None:
+            self._single = self._compile(1)
+            self._batch = self._compile(BATCH_SIZE)
+            # The candidate digits of a number, 2 to a few dozen: a plain graph of any
+            # batch size, so that they cost what they are. A fixed XLA batch would be
+            # padded, and the model is compute-bound here (about 0.75 ms an image
+            # either way): 2 candidates took 6.6 ms padded to 8, 12 took 17.3 ms padded
+            # to 32, against 2.4 and 10.5 ms unpadded.
+            self._few = self._compile(None, xla=False)
         self.second_look_below = float(settings.SECOND_LOOK_BELOW)
         self.second_opinion = load_second_opinion(Path(settings.SECOND_OPINION_PATH))
 
@@ -235,11 +237,21 @@ class Predictor:
         return self.second_look(x, probabilities) if look_again else probabilities
 
     def _read(self, x: np.ndarray, compiled) -> np.ndarray:
-        """The model's outputs for ``x`` (N, 28, 28 float32): in LiteRT for a few
-        images, else by the ``compiled`` TensorFlow function."""
-        if self._lite is not None and len(x) <= FEW:
+        """The model's outputs for ``x`` (N, 28, 28 float32): in LiteRT, or where it
+        does not run the model by the ``compiled`` TensorFlow function (``_single`` or
+        ``_few``; None with LiteRT)."""
+        if self._lite is not None:
             return self._lite(x)
         return compiled(x).numpy()
+
+    def _read_chunk(self, part: np.ndarray) -> np.ndarray:
+        """The model's outputs for up to BATCH_SIZE images: in LiteRT as they come, or
+        zero-padded to BATCH_SIZE, so that one traced TensorFlow graph serves all."""
+        if self._lite is not None:
+            return self._lite(part)
+        chunk = np.zeros((BATCH_SIZE, IMAGE_SIDE, IMAGE_SIDE), dtype=np.float32)
+        chunk[: len(part)] = part
+        return self._batch(chunk).numpy()[: len(part)]
 
     def second_look(self, x: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
         """``probabilities`` (N, outputs), the first look at the inputs ``x`` (N, 28,
@@ -329,14 +341,10 @@ class Predictor:
         if x.ndim != 3 or x.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE):
             raise ValueError(f"expected an N x 28 x 28 array, got shape {x.shape}")
         probabilities = np.empty((len(x), self.outputs), dtype=np.float32)
-        chunk = np.zeros((BATCH_SIZE, IMAGE_SIDE, IMAGE_SIDE), dtype=np.float32)
         for start in range(0, len(x), BATCH_SIZE):
-            part = x[start : start + BATCH_SIZE]
-            # Fixed-size chunks (the last one zero-padded) so one traced graph serves all.
-            chunk[: len(part)] = part
-            chunk[len(part) :] = 0
+            part = np.asarray(x[start : start + BATCH_SIZE], dtype=np.float32)
             probabilities[start : start + len(part)] = self.second_look(
-                part, self._batch(chunk).numpy()[: len(part)]
+                part, self._read_chunk(part)
             )
         answers = probabilities[:, :DIGIT_CLASSES].argmax(axis=1)
         answers[self._refused(probabilities)] = NO_DIGIT_CLASS
@@ -350,7 +358,7 @@ class Predictor:
             "unsure_threshold": self.unsure_threshold,
             "no_digit_threshold": self.no_digit_threshold,
             "second_opinion": self.second_opinion.version if self.second_opinion else None,
-            "few_images_runtime": "tensorflow" if self._lite is None else "litert",
+            "runtime": "tensorflow" if self._lite is None else "litert",
             "loaded": True,
             "available": True,
         }

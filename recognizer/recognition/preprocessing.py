@@ -196,7 +196,7 @@ def _decode_to_grey(data: bytes) -> tuple[np.ndarray, bool, int]:
     longest side of the image as sent."""
     drawing = canvas_png.decoded(data, WORKING_SIDE)  # the canvas's PNGs, faster
     if drawing is not None:
-        return (*_grey_levels(drawing), max(drawing.size))
+        return _flattened(drawing), True, max(drawing.shape[:2])
     image = _open(data)
     original_side = max(image.size)
     try:
@@ -238,17 +238,36 @@ def _grey_levels(image: Image.Image) -> tuple[np.ndarray, bool]:
         return _reduce(image.convert("L")), False
 
     rgba = _reduce_image(image if image.mode == "RGBA" else image.convert("RGBA"))
-    # The strokes are the opaque pixels: flatten onto white when they are dark (black
-    # pen on a transparent canvas), onto black when they are light.
-    luminance = np.asarray(rgba.convert("L"))  # ITU-R 601 luma, in Pillow's C code
-    alpha = np.asarray(rgba.getchannel("A"))
+    return _flattened(np.asarray(rgba)), True
+
+
+def _flattened(rgba: np.ndarray) -> np.ndarray:
+    """The grey levels of a drawing (H x W x 4 uint8 RGBA), its strokes flattened onto
+    a background that contrasts with them.
+
+    The strokes are the opaque pixels: flattened onto white when they are dark (black
+    pen on a transparent canvas), onto black when they are light. A wholly transparent
+    pixel is the background's shade whatever its colour, so only the box of the pixels
+    that are not is worked out, and the rest is filled: a drawing covers a part of its
+    canvas (less than half of it in the benchmark's), and this is half the time.
+    """
+    alpha = np.ascontiguousarray(rgba[..., 3])  # then its passes are four times faster
+    rows = np.flatnonzero(alpha.any(axis=1))
+    if not len(rows):
+        return np.full(alpha.shape, 255, dtype=np.uint8)
+    cols = np.flatnonzero(alpha.any(axis=0))
+    box = slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+    seen = np.ascontiguousarray(rgba[box])
+    luminance = np.asarray(Image.fromarray(seen, "RGBA").convert("L"))  # ITU-R 601 luma
+    alpha = alpha[box]
     opaque = alpha >= 128
     dark_strokes = not opaque.any() or float(luminance[opaque].mean()) < 128
     shade = 255 if dark_strokes else 0
     # luminance * alpha + shade * (1 - alpha), rounded, in integers (faster than floats).
     lum16, alpha16 = luminance.astype(np.uint16), alpha.astype(np.uint16)
-    flat = ((lum16 * alpha16 + shade * (255 - alpha16) + 127) // 255).astype(np.uint8)
-    return flat, True
+    flat = np.full(rgba.shape[:2], shade, dtype=np.uint8)
+    flat[box] = (lum16 * alpha16 + shade * (255 - alpha16) + 127) // 255
+    return flat
 
 
 def _reduce_image(image: Image.Image) -> Image.Image:

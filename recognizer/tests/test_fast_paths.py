@@ -9,13 +9,13 @@ import pytest
 from PIL import Image, ImageDraw
 
 from recognizer.recognition import canvas_png, preprocessing
-from recognizer.recognition.lite_runtime import FEW
 from recognizer.recognition.predictor import get_predictor
 from recognizer.recognition.preprocessing import WORKING_SIDE, InvalidImage, find_ink
 from recognizer.tests.support.factories import draw_digit, draw_number
 from recognizer.tests.support.hostile_inputs import png_chunk
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
+FEW = 6  # the pieces of a short number
 
 
 def encoded(image: Image.Image, **params) -> bytes:
@@ -62,16 +62,17 @@ def test_a_canvas_drawing_decodes_to_the_pixels_pillow_reads(number):
     data = canvas_drawings()[number]
     fast = canvas_png.decoded(data, WORKING_SIDE)
     assert fast is not None, "a plain RGBA drawing should take the fast path"
-    slow = Image.open(io.BytesIO(data))
-    assert fast.size == slow.size
-    assert np.array_equal(np.asarray(fast), np.asarray(slow.convert("RGBA")))
+    slow = np.asarray(Image.open(io.BytesIO(data)).convert("RGBA"))
+    assert np.array_equal(fast, slow)
 
 
 def test_the_ink_found_in_a_drawing_is_the_same_on_both_paths(monkeypatch):
     drawings = canvas_drawings()
     fast = [find_ink(data) for data in drawings]
+    greys = [preprocessing._decode_to_grey(data) for data in drawings]
     pillow_only(monkeypatch)
-    for data, quick in zip(drawings, fast, strict=True):
+    for data, quick, grey in zip(drawings, fast, greys, strict=True):
+        assert np.array_equal(grey[0], preprocessing._decode_to_grey(data)[0])
         slow = find_ink(data)
         assert np.array_equal(quick.strength, slow.strength)
         assert (quick.box, quick.picture_size) == (slow.box, slow.picture_size)
@@ -139,21 +140,23 @@ def digits_to_read() -> np.ndarray:
     return np.concatenate([np.stack(inputs), noise])
 
 
-def test_one_image_reads_as_it_does_in_a_batch():
-    """A digit read alone (LiteRT) gets the probabilities it gets among a number's
-    pieces (TensorFlow), to float rounding."""
+def test_litert_reads_as_tensorflow_does():
+    """Every number of images, from one digit to a chunk of an evaluation, gets from
+    LiteRT the probabilities TensorFlow's own call of the Keras model gives."""
     predictor = get_predictor()
-    assert predictor.info()["few_images_runtime"] == "litert"
-    inputs = digits_to_read()
-    assert len(inputs) > FEW  # so that the batch is read by TensorFlow
-    together = predictor.probabilities_for_few(inputs)
-    for image, expected in zip(inputs, together, strict=True):
-        np.testing.assert_allclose(predictor.probabilities_for(image), expected, atol=1e-5)
+    assert predictor.info()["runtime"] == "litert"
+    inputs = digits_to_read().astype(np.float32)
+    many = np.concatenate([inputs] * 20)  # 280 images: more than one chunk
+    expected = predictor.model(many, training=False).numpy()
+    for count in (1, 2, FEW, len(inputs), len(many)):
+        np.testing.assert_allclose(predictor._lite(many[:count]), expected[:count], atol=1e-5)
+    _answers, probabilities = predictor.predict_arrays(many)
+    first_looks = predictor.second_look(many, expected)
+    np.testing.assert_allclose(probabilities, first_looks, atol=1e-5)
 
 
 def test_a_few_images_read_together_as_each_alone():
-    """The pieces of a short number (LiteRT, resized to their count) read as each
-    alone, and as among more (TensorFlow)."""
+    """The pieces of a number read as each alone, and as among more."""
     predictor = get_predictor()
     inputs = digits_to_read()
     among_many = predictor.probabilities_for_few(inputs)
@@ -161,14 +164,14 @@ def test_a_few_images_read_together_as_each_alone():
         few = predictor.probabilities_for_few(inputs[:count])
         np.testing.assert_allclose(few, among_many[:count], atol=1e-5)
         for image, expected in zip(inputs[:count], few, strict=True):
-            np.testing.assert_allclose(predictor.probabilities_for(image), expected, atol=1e-6)
+            np.testing.assert_allclose(predictor.probabilities_for(image), expected, atol=1e-5)
 
 
 def test_threads_reading_at_once_get_their_own_answers():
     """Each thread has its own interpreter, reshaped as its calls need."""
     predictor = get_predictor()
     inputs = digits_to_read()
-    counts = [1, 3, FEW, 2, 1, FEW, 4] * 3
+    counts = [1, 3, FEW, 2, 1, 14, 4] * 3
     expected = [predictor.probabilities_for_few(inputs[:count]) for count in counts]
     results: dict[int, list[np.ndarray]] = {}
 
@@ -199,7 +202,7 @@ def test_a_model_litert_cannot_convert_is_read_by_tensorflow(monkeypatch, caplog
     monkeypatch.setattr(tf.lite.TFLiteConverter, "from_keras_model", refuse)
     shipped = get_predictor()
     plain = Predictor(shipped.model_path)
-    assert plain.info()["few_images_runtime"] == "tensorflow"
+    assert plain.info()["runtime"] == "tensorflow"
     assert "LiteRT cannot run this model" in caplog.text
     inputs = digits_to_read()
     for count in (1, 3):
