@@ -24,11 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from recognizer.recognition.images import DIGIT_CLASSES, IMAGE_SIDE
-from recognizer.recognition.lite_runtime import lite_runner
 
 
 class SecondOpinion:
-    """The loaded second model, for batches of any size (thread-safe)."""
+    """The loaded second model, compiled for batches of any size (thread-safe)."""
 
     def __init__(self, path: Path) -> None:
         import tensorflow as tf
@@ -50,22 +49,15 @@ class SecondOpinion:
                 f"{model.output_shape}; it must read one 28x28 image and give ten digits."
             )
         self.version = str(read_metadata(self.path).get("version") or self.path.name)
-        # In LiteRT, as the shipped model (recognizer.recognition.lite_runtime), or a
-        # TensorFlow graph for any batch size where LiteRT cannot run it.
-        self._lite = lite_runner(model)
-        self._compiled = None
-        if self._lite is None:
-            self._compiled = compile_concrete(
-                lambda x: model(x, training=False),
-                tf.TensorSpec([None, IMAGE_SIDE, IMAGE_SIDE], tf.float32),
-                xla=False,
-            )
+        self._read = compile_concrete(
+            lambda x: model(x, training=False),
+            tf.TensorSpec([None, IMAGE_SIDE, IMAGE_SIDE], tf.float32),
+            xla=False,
+        )
 
     def digit_probabilities(self, x: np.ndarray) -> np.ndarray:
         """The ten digit probabilities (N, 10) for N 28x28 model inputs (0-255)."""
-        x = np.asarray(x, dtype=np.float32)
-        outputs = self._lite(x) if self._lite is not None else self._compiled(x).numpy()
-        return outputs[:, :DIGIT_CLASSES]
+        return self._read(np.asarray(x, dtype=np.float32)).numpy()[:, :DIGIT_CLASSES]
 
 
 @functools.cache
