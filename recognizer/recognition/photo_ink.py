@@ -364,8 +364,16 @@ def _shear(height: int, width: int, angle: float) -> tuple[np.ndarray, np.ndarra
     shift = np.rint(np.arange(width) * np.tan(np.radians(angle))).astype(int)
     if not shift.any():
         return None
-    rows = (np.arange(height)[:, None] + shift[None, :]) % height
-    forward = rows * width + np.arange(width)
+    rows = np.arange(height)[:, None] + shift
+    if -height <= shift.min() and shift.max() < height:
+        # Wrapped round with a subtraction: a modulo costs more than the rest here.
+        rows[rows >= height] -= height
+        rows[rows < 0] += height
+    else:
+        rows %= height
+    forward = rows
+    forward *= width
+    forward += np.arange(width)
     back = np.empty_like(forward)
     back.ravel()[forward.ravel()] = np.arange(height * width)
     for index in (forward, back):
