@@ -41,6 +41,7 @@ STAGES = [
             "_open (recognizer/recognition/preprocessing",
             "_load_grey (",
             "_grey_levels (",
+            "_flattened (",
             "_reduce_image (",
             "(recognizer/recognition/image_budget",
             "(recognizer/recognition/canvas_png",
