@@ -7,8 +7,10 @@ a model, ``tf.function``s with fixed input signatures whose concrete functions a
 called directly: under 1 ms per image.
 
 Threads: TensorFlow's intra/inter-op pools default to 1 thread each here
-(MNIST_TF_INTRA_THREADS / MNIST_TF_INTER_THREADS; 0 lets TensorFlow choose). One
-image is fastest on one thread, and a web server gets its parallelism from workers.
+(MNIST_TF_INTRA_THREADS / MNIST_TF_INTER_THREADS; 0 lets TensorFlow choose): what
+still runs in TensorFlow (the number reader, the second opinion) is small, and a web
+server gets its parallelism from workers. A LiteRT call runs on two threads
+(lite_runtime.THREADS_PER_CALL), which halves one digit's time for little CPU.
 
 "No digit": models with an eleventh output (trained on made-up non-digits, see
 recognizer.recognition.nondigits) answer "no digit" when that output reaches the

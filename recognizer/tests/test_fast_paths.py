@@ -214,3 +214,9 @@ def test_a_model_litert_cannot_convert_is_read_by_tensorflow(monkeypatch, caplog
     np.testing.assert_allclose(
         plain.probabilities_for(inputs[0]), shipped.probabilities_for(inputs[0]), atol=1e-5
     )
+    # A whole evaluation: TensorFlow reads it in zero-padded chunks of BATCH_SIZE.
+    many = np.concatenate([inputs] * 20)
+    plain_answers, plain_probabilities = plain.predict_arrays(many)
+    answers, probabilities = shipped.predict_arrays(many)
+    np.testing.assert_array_equal(plain_answers, answers)
+    np.testing.assert_allclose(plain_probabilities, probabilities, atol=1e-5)
