@@ -3,15 +3,21 @@
 The ``train_model`` command only parses options and calls :func:`train`; everything
 that decides what the shipped model is lives here, in one place.
 
-Reproducibility: :func:`train` seeds Python, NumPy, TensorFlow and Keras with
+Reproducibility: :func:`train` seeds Python, NumPy, the backend and Keras with
 ``keras.utils.set_random_seed`` and turns on TensorFlow op determinism, and every
 random step (split, shuffling, augmentation, dropout) draws from those seeds. Two runs
 with the same seed, data and library versions on the same kind of machine give the
-same weights.
+same weights, on TensorFlow (this machine's backend) and on JAX on a CPU.
+
+Any Keras backend trains: the augmentation is Keras ops compiled into the training
+step, not a tf.data pipeline, so ``KERAS_BACKEND=jax`` trains on a GPU where
+TensorFlow is not installed (scripts/train_digit_models), and the .keras file it
+writes loads here like any other.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import time
@@ -24,8 +30,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from keras import layers  # noqa: E402
+from keras import layers, ops  # noqa: E402
 
 from recognizer.recognition.images import DIGIT_CLASSES, IMAGE_SIDE, NO_DIGIT_CLASS  # noqa: E402
 from recognizer.recognition.mnist_data import MnistData, sha256_file  # noqa: E402
@@ -88,7 +93,8 @@ NO_DIGIT_RULE = (
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    # The defaults are what trained the shipped model (about 20-30 minutes on 2 cores).
+    # The defaults are the digit models' recipe (20-50 minutes on 2 cores); the shipped
+    # one was trained with --epochs 20 --seed 13 on a GPU (README, "Trained on a GPU").
     epochs: int = 25
     batch_size: int = 64
     seed: int = 1998
@@ -229,51 +235,88 @@ class StrokeWidth(layers.Layer):
     def call(self, images, training: bool = True):
         if not training:
             return images
-        batch = tf.shape(images)[0]
         weight = keras.random.uniform(
-            (batch, 1, 1, 1), -self.max_weight, self.max_weight, seed=self.seed_generator
+            (ops.shape(images)[0], 1, 1, 1),
+            -self.max_weight,
+            self.max_weight,
+            seed=self.seed_generator,
         )
-        dilated = tf.nn.max_pool2d(images, 3, 1, "SAME")
-        eroded = -tf.nn.max_pool2d(-images, 3, 1, "SAME")
-        target = tf.where(weight > 0, dilated, eroded)
-        return images + tf.abs(weight) * (target - images)
+        dilated = ops.max_pool(images, 3, 1, "same")
+        eroded = -ops.max_pool(-images, 3, 1, "same")
+        target = ops.where(weight > 0, dilated, eroded)
+        return images + ops.abs(weight) * (target - images)
+
+
+class RandomAffine(layers.Layer):
+    """Turns, moves and scales each image of a (N, 28, 28, 1) batch by its own random
+    draw (AUGMENTATION's rotation, translation and zoom, the zoom drawn for each axis),
+    in one bilinear resampling with a black fill. Keras's RandomRotation, RandomTranslation
+    and RandomZoom do the same in three, but they cannot be compiled (supports_jit is
+    False), so a model holding them trains op by op: 440 ms a step on an H200, against
+    4 ms with this one (README, "Trained on a GPU")."""
+
+    def __init__(self, seed: int | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, images, training: bool = True):
+        if not training:
+            return images
+        draw = keras.random.uniform((ops.shape(images)[0], 5), -1.0, 1.0, seed=self.seed_generator)
+        angle = draw[:, 0] * (AUGMENTATION["rotation_degrees"] * np.pi / 180)
+        shift_x, shift_y = (
+            draw[:, i] * AUGMENTATION["translation_fraction"] * IMAGE_SIDE for i in (1, 2)
+        )
+        zoom_x, zoom_y = (1.0 + draw[:, i] * AUGMENTATION["zoom_fraction"] for i in (3, 4))
+        cos, sin = ops.cos(angle), ops.sin(angle)
+        centre = (IMAGE_SIDE - 1) / 2
+        # Where each output pixel (x, y) is read from: its offset from the centre,
+        # turned and scaled, less the shift. Black (MNIST's background) fills in.
+        a0, a1 = cos / zoom_x, -sin / zoom_x
+        b0, b1 = sin / zoom_y, cos / zoom_y
+        a2 = centre * (1 - a0 - a1) - shift_x
+        b2 = centre * (1 - b0 - b1) - shift_y
+        zero = ops.zeros_like(angle)
+        transform = ops.stack([a0, a1, a2, b0, b1, b2, zero, zero], axis=1)
+        return ops.image.affine_transform(
+            images, transform, interpolation="bilinear", fill_mode="constant", fill_value=0.0
+        )
 
 
 def build_augmenter(seed: int) -> keras.Sequential:
-    """Augmentation applied in the tf.data pipeline, batch-wise (each image its own draw)."""
-    rotation = AUGMENTATION["rotation_degrees"] / 360
-    shift = AUGMENTATION["translation_fraction"]
-    zoom = AUGMENTATION["zoom_fraction"]
-    # Constant zero fill: MNIST's background is black, reflections would add stray ink.
-    fill = {"fill_mode": "constant", "fill_value": 0.0}
+    """The augmentation of (N, 28, 28, 1) batches, each image its own draw."""
     return keras.Sequential(
-        [
-            layers.RandomRotation(rotation, seed=seed, **fill),
-            layers.RandomTranslation(shift, shift, seed=seed + 1, **fill),
-            layers.RandomZoom(zoom, zoom, seed=seed + 2, **fill),
-            StrokeWidth(STROKE_WEIGHT, seed=seed + 3),
-        ],
+        [RandomAffine(seed=seed), StrokeWidth(STROKE_WEIGHT, seed=seed + 3)],
         name="augmentation",
     )
 
 
-def make_train_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int) -> tf.data.Dataset:
-    augmenter = build_augmenter(seed)
+class Augmentation(layers.Layer):
+    """build_augmenter's changes applied to (N, 28, 28) images while training, and
+    nothing otherwise. It goes in front of the model being trained (with_augmentation),
+    so the changes are compiled into the training step on every Keras backend:
+    TensorFlow on this machine's CPUs, JAX on an accelerator (README, "The model")."""
 
-    def augment(images, labels):
-        images = tf.cast(images, tf.float32)[..., None]
-        images = augmenter(images, training=True)
-        images = tf.clip_by_value(images, 0.0, 255.0)[..., 0]
-        return images, labels
+    def __init__(self, seed: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.augmenter = build_augmenter(seed)
 
-    return (
-        tf.data.Dataset.from_tensor_slices((x, y))
-        .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-        .batch(batch_size)
-        # deterministic=True keeps batch order fixed even with parallel workers.
-        .map(augment, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        .prefetch(tf.data.AUTOTUNE)
-    )
+    def build(self, input_shape) -> None:
+        self.augmenter.build((*input_shape, 1))
+
+    def call(self, images, training: bool = False):
+        if not training:
+            return images
+        changed = self.augmenter(ops.expand_dims(ops.cast(images, "float32"), -1), training=True)
+        return ops.clip(changed, 0.0, 255.0)[..., 0]
+
+
+def with_augmentation(model: keras.Model, seed: int) -> keras.Model:
+    """``model`` behind an Augmentation layer: the model that ``fit`` trains. The two
+    share their layers, so training it trains ``model``."""
+    inputs = keras.Input(shape=(IMAGE_SIDE, IMAGE_SIDE), name="image")
+    outputs = model(Augmentation(seed, name="augmentation")(inputs))
+    return keras.Model(inputs, outputs, name="augmented_" + model.name)
 
 
 def freeze_batch_norm(model: keras.Model) -> None:
@@ -437,7 +480,7 @@ def train(
     """
     started = time.monotonic()
     keras.utils.set_random_seed(config.seed)
-    tf.config.experimental.enable_op_determinism()
+    _deterministic_kernels()
 
     x_train, y_train, x_val, y_val = split_train_validation(data, config)
     non_digit_val = validation_non_digits(x_val, y_val, config)
@@ -456,7 +499,8 @@ def train(
     )
 
     model, initial_sha256 = _starting_model(config, log)
-    model.compile(
+    trainer = with_augmentation(model, config.seed)
+    trainer.compile(
         optimizer=keras.optimizers.Adam(
             learning_rate_schedule(config, config.epochs * -(-len(x_train) // config.batch_size)),
             # fit() copies the average into the weights when training ends.
@@ -466,11 +510,13 @@ def train(
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    model.fit(
-        make_train_dataset(x_train, y_train, config.batch_size, config.seed),
+    trainer.fit(
+        x_train.astype(np.float32),
+        y_train,
+        batch_size=config.batch_size,
         epochs=config.epochs,
         validation_data=(x_val_all.astype(np.float32), y_val_all),
-        shuffle=False,  # the dataset already reshuffles each epoch
+        shuffle=True,  # a new order each epoch, drawn from the seeded generators
         verbose=verbose,
     )
 
@@ -503,7 +549,7 @@ def train(
                 "fonts": [path.name for path in font_paths()],
             },
             "optimizer": "Adam, learning rate decayed exponentially step by step",
-            "tensorflow": tf.__version__,
+            **_backend_versions(),
             "keras": keras.__version__,
         },
         "data": {"source": data.source, "sha256": data.checksums},
@@ -637,6 +683,30 @@ def _starting_model(
         how = "a 'no digit' head beside its frozen" if config.no_digit_head else "the"
         log(f"Starting from {how} weights of {path} ({sha256[:8]}).")
     return model, sha256
+
+
+def _deterministic_kernels() -> None:
+    """TensorFlow's op determinism (the default backend). JAX on a CPU is
+    deterministic as it is; a GPU's kernels may not be, so models trained there are
+    not bit for bit reproducible."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+
+
+def _backend_versions() -> dict:
+    """The Keras backend that trained the model, its version, and the device."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return {"tensorflow": tf.__version__}
+    module = importlib.import_module(backend)
+    versions = {"backend": backend, backend: module.__version__}
+    if backend == "jax":
+        versions["device"] = str(module.devices()[0].device_kind)
+    return versions
 
 
 def write_json_atomically(path: Path, payload: dict) -> None:
