@@ -6,11 +6,14 @@ mistakes, but averaging them on every image (recognizer.recognition.ensembles) d
 the cost of every digit, nearly all of which one model reads surely and rightly. Asked
 only in the second look (recognizer.recognition.second_look), about one digit in a
 hundred on MNIST, the second model costs nothing on sure digits, cannot turn a refused
-input into a digit (the "no digit" output stays the shipped model's), and reads the
-doubtful ones better than the shipped model's changed copies alone (README, "The model").
+input into a digit (the "no digit" output stays the shipped model's), and read the
+doubtful ones better than the shipped model's changed copies alone, beside the model
+shipped until 2026-11-28's first stop (README, "The model").
 
 The model is optional: without ``ml_models/second_opinion.keras``
-(MNIST_SECOND_OPINION_PATH) the second look uses the shipped model alone. It is a
+(MNIST_SECOND_OPINION_PATH) the second look uses the shipped model alone. None is
+shipped since 2026-11-28's second stop: beside the digit model trained on a GPU, no
+candidate read more doubtful digits right (README, "Trained on a GPU"). It is a
 ten-output digit model made by ``manage.py train_model --non-digits 0`` with another
 ``--seed``; a model with a "no digit" output is accepted too, and only its digits
 are read.

@@ -364,7 +364,10 @@ def test_a_number_written_along_a_turned_line_is_read_with_its_boxes_along_it(tu
     from PIL import Image
 
     mnist = _mnist_or_skip()
-    picks = [6972, 698, 8584, 7156, 2148, 3189]
+    # Digits every shipped model reads surely when level: the second 4 was MNIST test
+    # 2148, closed at the top like a 9, which the model shipped on 2026-11-28's second
+    # stop reads as a doubtful 4 level and as a 9 at some turns.
+    picks = [6972, 698, 8584, 7156, 2165, 3189]
     number = _written(mnist, picks, np.random.default_rng(1), "wide", "canvas")
     written = _on_white(number.image)
     picture = written.rotate(turn, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=255)
