@@ -295,7 +295,8 @@ class Augmentation(layers.Layer):
     """build_augmenter's changes applied to (N, 28, 28) images while training, and
     nothing otherwise. It goes in front of the model being trained (with_augmentation),
     so the changes are compiled into the training step on every Keras backend:
-    TensorFlow on this machine's CPUs, JAX on an accelerator (README, "The model")."""
+    TensorFlow on this machine's CPUs, JAX on an accelerator (README, "The model").
+    Retraining from corrections calls it in its tf.data pipeline (registry.retraining)."""
 
     def __init__(self, seed: int, **kwargs) -> None:
         super().__init__(**kwargs)

@@ -32,7 +32,7 @@ import tensorflow as tf  # noqa: E402
 from recognizer.recognition.mnist_data import MnistData, sha256_file  # noqa: E402
 from recognizer.recognition.training import (  # noqa: E402
     NUM_CLASSES,
-    build_augmenter,
+    Augmentation,
     freeze_batch_norm,
     non_digits_for,
     save_model_atomically,
@@ -99,11 +99,10 @@ def _to_model_input(model: keras.Model, metadata: dict, images: tf.Tensor) -> tf
 
 
 def _dataset(model, metadata, x, y, config: RetrainConfig) -> tf.data.Dataset:
-    augmenter = build_augmenter(config.seed)
+    augmentation = Augmentation(config.seed)
 
     def augment(images, labels):
-        images = augmenter(tf.cast(images, tf.float32)[..., None], training=True)
-        images = tf.clip_by_value(images, 0.0, 255.0)[..., 0]
+        images = augmentation(images, training=True)
         return _to_model_input(model, metadata, images), labels
 
     return (
